@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/vmctl/vmctl/hypervisor"
+)
+
+func benchCommand(log *logrus.Logger) *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "measure what virtualization costs",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "boot",
+				Usage: "create-to-agent-ready time of vmctl's boot against a stock libvirt direct-kernel boot, in one run",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "count", Value: 5, Usage: "boots per profile"},
+					&cli.IntFlag{Name: "vcpus", Value: 1},
+					&cli.IntFlag{Name: "memory", Value: 256, Usage: "guest memory in `MiB`"},
+					&cli.StringFlag{Name: "accel", Value: "auto"},
+					&cli.StringSliceFlag{Name: "profile", Value: cli.NewStringSlice("fast", "stock"), Usage: "profiles to measure (fast, stock)"},
+				},
+				Action: func(c *cli.Context) error {
+					accel, err := hypervisor.ParseAccel(c.String("accel"))
+					if err != nil {
+						return err
+					}
+					img, err := loadImage(c)
+					if err != nil {
+						return err
+					}
+					var profiles []hypervisor.BootProfile
+					for _, p := range c.StringSlice("profile") {
+						profiles = append(profiles, hypervisor.BootProfile(p))
+					}
+					m, done, err := openManager(c, log)
+					if err != nil {
+						return err
+					}
+					defer done()
+					res, err := m.BootBench(c.Context, hypervisor.BootBenchOptions{
+						Count: c.Int("count"), VCPUs: c.Int("vcpus"), MemoryMiB: c.Int("memory"),
+						Accel: accel, Image: img, Profiles: profiles,
+						Progress: func(p hypervisor.BootProfile, i int, d time.Duration) {
+							fmt.Fprintf(os.Stderr, "boot %d/%d %-5s %s\n", i+1, c.Int("count"), p, d.Round(time.Millisecond))
+						},
+					})
+					if err != nil {
+						return err
+					}
+					if jsonOutput(c) {
+						return writeJSON(os.Stdout, res)
+					}
+					fmt.Printf("acceleration: %s (%s)\nkernel %s, PVH available: %v\n", res.Accel.Mode, res.Accel.Reason, res.Kernel, res.PVH)
+					rows := [][]string{}
+					for _, s := range res.Summary {
+						rows = append(rows, []string{string(s.Profile), fmt.Sprint(s.N), ms(s.P50), ms(s.P90), ms(s.Min), ms(s.Max)})
+					}
+					if err := writeTable(os.Stdout, []string{"profile", "n", "p50", "p90", "min", "max"}, rows); err != nil {
+						return err
+					}
+					if res.Ratio > 0 {
+						fmt.Printf("fast/stock p50 ratio: %.2f\n", res.Ratio)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/vmctl/vmctl/hypervisor/guestimage"
+)
+
+func imageCommand(log *logrus.Logger) *cli.Command {
+	return &cli.Command{
+		Name:  "image",
+		Usage: "build and inspect the guest image (kernel + initramfs with the agent)",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "build",
+				Usage: "build the guest image from Debian's kernel package (cached; rebuilt only when an input changes)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "kernel-deb", Usage: "use this linux-image `FILE`.deb instead of downloading with apt-get"},
+					&cli.StringFlag{Name: "agent", Value: defaultAgentPath(), Usage: "static vmctl-agent `BINARY`"},
+					&cli.StringFlag{Name: "busybox", Value: "/bin/busybox", Usage: "static busybox `BINARY` for the guest userland"},
+					&cli.BoolFlag{Name: "force", Usage: "rebuild even if the cached image matches"},
+				},
+				Action: func(c *cli.Context) error {
+					start := time.Now()
+					im, err := guestimage.Build(c.Context, guestimage.Options{
+						CacheDir: c.String("image-dir"), KernelDeb: c.String("kernel-deb"),
+						AgentPath: c.String("agent"), BusyboxPath: c.String("busybox"),
+						Force: c.Bool("force"), Log: log,
+					})
+					if err != nil {
+						return fmt.Errorf("image build: %w", err)
+					}
+					if jsonOutput(c) {
+						return writeJSON(os.Stdout, im)
+					}
+					state := "built"
+					if im.Cached {
+						state = "cached (inputs unchanged)"
+					}
+					fmt.Printf("image %s in %s: kernel %s, PVH %v\n  %s\n", state, time.Since(start).Round(time.Millisecond), im.KernelRelease, im.PVH, im.Dir)
+					return nil
+				},
+			},
+			{
+				Name:  "show",
+				Usage: "show the current guest image",
+				Action: func(c *cli.Context) error {
+					im, err := guestimage.Load(c.String("image-dir"))
+					if err != nil {
+						return err
+					}
+					if jsonOutput(c) {
+						return writeJSON(os.Stdout, im)
+					}
+					return writeTable(os.Stdout, []string{"field", "value"}, [][]string{
+						{"dir", im.Dir}, {"kernel release", im.KernelRelease}, {"boot kernel", im.Kernel},
+						{"PVH", fmt.Sprint(im.PVH)}, {"initramfs", im.Initramfs},
+					})
+				},
+			},
+		},
+	}
+}

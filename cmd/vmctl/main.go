@@ -1,0 +1,76 @@
+// Command vmctl drives QEMU/KVM guests through libvirt: it builds a small
+// guest image, boots VMs with an in-guest agent, runs commands in them and
+// measures what virtualization costs.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/vmctl/vmctl/hypervisor"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := logrus.New()
+	log.SetOutput(os.Stderr)
+	app := newApp(log)
+	if err := app.RunContext(ctx, os.Args); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fmt.Fprintf(os.Stderr, "vmctl: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// exitError carries a guest command's exit code out of vm exec.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func newApp(log *logrus.Logger) *cli.App {
+	return &cli.App{
+		Name:    "vmctl",
+		Usage:   "run partitioned workloads in QEMU/KVM guests through libvirt",
+		Version: version,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "connect", Aliases: []string{"c"}, Value: "qemu:///system", EnvVars: []string{"VMCTL_CONNECT"}, Usage: "libvirt `URI`"},
+			&cli.StringFlag{Name: "state-dir", Value: hypervisor.DefaultStateDir, EnvVars: []string{"VMCTL_STATE_DIR"}, Usage: "per-VM state `DIR`"},
+			&cli.StringFlag{Name: "image-dir", Value: defaultImageDir, EnvVars: []string{"VMCTL_IMAGE_DIR"}, Usage: "guest image cache `DIR`"},
+			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"VMCTL_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json"},
+		},
+		Before: func(c *cli.Context) error {
+			lvl, err := logrus.ParseLevel(c.String("log-level"))
+			if err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			log.SetLevel(lvl)
+			switch c.String("output") {
+			case "table", "json":
+			default:
+				return fmt.Errorf("--output %q: use table or json", c.String("output"))
+			}
+			return nil
+		},
+		Commands: []*cli.Command{
+			doctorCommand(log),
+			imageCommand(log),
+			vmCommand(log),
+			benchCommand(log),
+		},
+	}
+}

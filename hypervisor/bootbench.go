@@ -1,0 +1,134 @@
+package hypervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+)
+
+// BootBenchOptions configures BootBench.
+type BootBenchOptions struct {
+	Count     int
+	VCPUs     int
+	MemoryMiB int
+	Accel     Accel
+	Image     BootImage
+	// Profiles to measure, in alternation so drift hits each equally.
+	Profiles []BootProfile
+	// Progress, if set, is called after each boot.
+	Progress func(profile BootProfile, i int, d time.Duration)
+}
+
+// BootSample is one create-to-agent-ready measurement.
+type BootSample struct {
+	Profile BootProfile   `json:"profile"`
+	Ready   time.Duration `json:"ready_ns"`
+	// GuestUptime is the guest's own uptime when it answered: the part
+	// of Ready spent inside the guest kernel and agent.
+	GuestUptime float64 `json:"guest_uptime_s"`
+}
+
+// BootSummary is the distribution for one profile.
+type BootSummary struct {
+	Profile BootProfile   `json:"profile"`
+	N       int           `json:"n"`
+	P50     time.Duration `json:"p50_ns"`
+	P90     time.Duration `json:"p90_ns"`
+	Max     time.Duration `json:"max_ns"`
+	Min     time.Duration `json:"min_ns"`
+}
+
+// BootBenchResult holds every sample and the per-profile summaries.
+type BootBenchResult struct {
+	Accel   AccelChoice   `json:"accel"`
+	Kernel  string        `json:"kernel_release"`
+	PVH     bool          `json:"pvh"`
+	Samples []BootSample  `json:"samples"`
+	Summary []BootSummary `json:"summary"`
+	// Ratio is fast p50 / stock p50 when both were measured.
+	Ratio float64 `json:"ratio_p50,omitempty"`
+}
+
+// BootBench creates and removes VMs one at a time, alternating profiles, and
+// measures create-to-agent-ready for each.
+func (m *Manager) BootBench(ctx context.Context, o BootBenchOptions) (*BootBenchResult, error) {
+	if o.Count < 1 {
+		return nil, fmt.Errorf("%w: count %d must be at least 1", ErrInvalidSpec, o.Count)
+	}
+	if len(o.Profiles) == 0 {
+		o.Profiles = []BootProfile{ProfileFast, ProfileStock}
+	}
+	accel, err := m.ChooseAccel(ctx, o.Accel)
+	if err != nil {
+		return nil, err
+	}
+	res := &BootBenchResult{Accel: accel, Kernel: o.Image.Release, PVH: o.Image.PVH}
+	for i := 0; i < o.Count; i++ {
+		for _, p := range o.Profiles {
+			name := fmt.Sprintf("vmctl-bench-%d-%s-%d", os.Getpid(), p, i)
+			cr, err := m.Create(ctx, CreateRequest{Name: name, VCPUs: o.VCPUs, MemoryMiB: o.MemoryMiB, Accel: accel.Mode, Image: o.Image, Profile: p})
+			if err != nil {
+				return nil, fmt.Errorf("boot %d (%s): %w", i, p, err)
+			}
+			rmErr := m.Remove(context.WithoutCancel(ctx), name)
+			if rmErr != nil && !errors.Is(rmErr, ErrNotFound) {
+				return nil, fmt.Errorf("boot %d (%s): %w", i, p, rmErr)
+			}
+			s := BootSample{Profile: p, Ready: cr.Ready}
+			if cr.Hello != nil {
+				s.GuestUptime = cr.Hello.UptimeSeconds
+			}
+			res.Samples = append(res.Samples, s)
+			if o.Progress != nil {
+				o.Progress(p, i, cr.Ready)
+			}
+		}
+	}
+	p50 := map[BootProfile]time.Duration{}
+	for _, p := range o.Profiles {
+		var ds []time.Duration
+		for _, s := range res.Samples {
+			if s.Profile == p {
+				ds = append(ds, s.Ready)
+			}
+		}
+		sum := summarize(p, ds)
+		p50[p] = sum.P50
+		res.Summary = append(res.Summary, sum)
+	}
+	if p50[ProfileStock] > 0 && p50[ProfileFast] > 0 {
+		res.Ratio = float64(p50[ProfileFast]) / float64(p50[ProfileStock])
+	}
+	return res, nil
+}
+
+func summarize(p BootProfile, ds []time.Duration) BootSummary {
+	s := BootSummary{Profile: p, N: len(ds)}
+	if len(ds) == 0 {
+		return s
+	}
+	sorted := append([]time.Duration(nil), ds...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	s.Min, s.Max = sorted[0], sorted[len(sorted)-1]
+	s.P50 = Percentile(sorted, 0.50)
+	s.P90 = Percentile(sorted, 0.90)
+	return s
+}
+
+// Percentile interpolates linearly between the closest ranks of a sorted
+// sample (the common "type 7" definition, as in R and NumPy).
+func Percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	pos := q * float64(len(sorted)-1)
+	lo := int(pos)
+	if lo >= len(sorted)-1 {
+		return sorted[len(sorted)-1]
+	}
+	frac := pos - float64(lo)
+	return sorted[lo] + time.Duration(frac*float64(sorted[lo+1]-sorted[lo]))
+}

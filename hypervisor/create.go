@@ -1,0 +1,186 @@
+package hypervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// CreateRequest asks for one VM.
+type CreateRequest struct {
+	Name      string
+	VCPUs     int
+	MemoryMiB int
+	Accel     Accel
+	Shares    []Share
+	Image     BootImage
+	Profile   BootProfile
+	// NoWait returns as soon as the domain is started.
+	NoWait          bool
+	TBCacheMiB      int
+	ExtraKernelArgs string
+	Group           string
+}
+
+// CreateResult reports what was created and how long it took.
+type CreateResult struct {
+	Info  DomainInfo
+	Accel AccelChoice
+	// Ready is create-to-agent-ready (zero with NoWait).
+	Ready time.Duration
+	// Hello is what the agent said when it answered.
+	Hello *AgentHello
+}
+
+// ChooseAccel decides the acceleration for this manager's host: the local
+// probe for a local connection, the remote host's capabilities otherwise.
+func (m *Manager) ChooseAccel(ctx context.Context, requested Accel) (AccelChoice, error) {
+	if IsLocalURI(m.backend.URI()) {
+		return ChooseAccel(requested, m.probe())
+	}
+	h, err := m.backend.Host(ctx)
+	if err != nil {
+		return AccelChoice{}, fmt.Errorf("choose acceleration: %w", err)
+	}
+	p := KVMProbe{CPUFlags: h.CPUFlags}
+	if !h.KVMDevice {
+		p.DeviceErr = errors.New("libvirt reports no kvm domain type on " + h.Hostname)
+	}
+	return ChooseAccel(requested, p)
+}
+
+// Create validates the request, defines and starts the domain and (unless
+// NoWait) waits for the agent. On any failure nothing is left behind: the
+// domain is destroyed and undefined and its state directory removed.
+func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateResult, err error) {
+	if req.Profile == "" {
+		req.Profile = ProfileFast
+	}
+	if err := ValidateName(req.Name); err != nil {
+		return nil, err
+	}
+	for _, sh := range req.Shares {
+		if err := sh.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if err := req.Image.Check(); err != nil {
+		return nil, err
+	}
+	accel, err := m.ChooseAccel(ctx, req.Accel)
+	if err != nil {
+		return nil, err
+	}
+	kernel := req.Image.Kernel
+	if req.Profile == ProfileStock {
+		kernel = req.Image.BzImage
+	}
+	spec := &VMSpec{
+		Name: req.Name, VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, Accel: accel,
+		Shares: req.Shares, Profile: req.Profile, Kernel: kernel, Initramfs: req.Image.Initramfs,
+		ExtraKernelArgs: req.ExtraKernelArgs, TBCacheMiB: req.TBCacheMiB,
+		ConsoleLog: m.consoleLog(req.Name),
+		Meta: Metadata{
+			Created: m.now().UTC().Truncate(time.Second), ImageDir: req.Image.Dir,
+			StateDir: m.StateDir(req.Name), Shares: req.Shares, Group: req.Group,
+		},
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := m.backend.Lookup(ctx, req.Name); err == nil || errors.Is(err, ErrNotOwned) {
+		return nil, fmt.Errorf("create %s: %w; pick another name or `vmctl vm rm %s`", req.Name, ErrExists, req.Name)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("create %s: %w", req.Name, err)
+	}
+	if err := m.checkMemory(ctx, req.MemoryMiB); err != nil {
+		return nil, fmt.Errorf("create %s: %w", req.Name, err)
+	}
+	domXML, err := DomainXML(spec)
+	if err != nil {
+		return nil, err
+	}
+
+	stateDir := m.StateDir(req.Name)
+	if err := os.MkdirAll(m.cfg.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: state dir: %w", req.Name, err)
+	}
+	// Mkdir, not MkdirAll: the directory is the claim on the name among
+	// concurrent vmctl processes, and cleanup below must only ever remove
+	// a directory this call created.
+	if err := os.Mkdir(stateDir, 0o750); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create %s: %w: state directory %s exists (another vmctl is creating it, or a crashed one left it: `vmctl vm rm %s` cleans up)",
+				req.Name, ErrExists, stateDir, req.Name)
+		}
+		return nil, fmt.Errorf("create %s: state dir: %w", req.Name, err)
+	}
+	defined := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		// The caller's ctx may be what failed; cleanup must still run.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if defined {
+			if derr := m.backend.Destroy(cctx, req.Name); derr != nil && !errors.Is(derr, ErrNotFound) {
+				m.log.WithError(derr).Warnf("cleanup: destroy %s", req.Name)
+			}
+			if uerr := m.backend.Undefine(cctx, req.Name); uerr != nil && !errors.Is(uerr, ErrNotFound) {
+				m.log.WithError(uerr).Warnf("cleanup: undefine %s", req.Name)
+			}
+		}
+		if rerr := os.RemoveAll(stateDir); rerr != nil {
+			m.log.WithError(rerr).Warnf("cleanup: remove %s", stateDir)
+		}
+	}()
+
+	start := m.now()
+	if err := m.backend.Define(ctx, domXML); err != nil {
+		return nil, fmt.Errorf("create %s: %w", req.Name, err)
+	}
+	defined = true
+	if err := m.backend.Start(ctx, req.Name); err != nil {
+		return nil, fmt.Errorf("create %s: %w", req.Name, err)
+	}
+	m.log.WithFields(map[string]any{"vm": req.Name, "accel": accel.Mode, "profile": req.Profile}).Debug("domain started")
+	res = &CreateResult{Accel: accel}
+	if !req.NoWait {
+		hello, err := m.WaitReady(ctx, req.Name)
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", req.Name, err)
+		}
+		res.Ready = m.now().Sub(start)
+		res.Hello = hello
+		if err := m.mountShares(ctx, req.Name, req.Shares); err != nil {
+			return nil, fmt.Errorf("create %s: %w", req.Name, err)
+		}
+	}
+	if res.Info, err = m.backend.Lookup(ctx, req.Name); err != nil {
+		return nil, fmt.Errorf("create %s: %w", req.Name, err)
+	}
+	return res, nil
+}
+
+func (m *Manager) checkMemory(ctx context.Context, memMiB int) error {
+	h, err := m.backend.Host(ctx)
+	if err != nil {
+		return err
+	}
+	avail := h.MemoryFreeMiB - m.cfg.MemoryReserveMiB
+	if memMiB > avail {
+		return fmt.Errorf("%w: %d MiB requested, host %s has %d MiB free of which %d MiB is reserved; use a smaller --memory or free memory",
+			ErrInsufficientMemory, memMiB, h.Hostname, h.MemoryFreeMiB, m.cfg.MemoryReserveMiB)
+	}
+	return nil
+}
+
+func (m *Manager) consoleLog(name string) string {
+	return m.StateDir(name) + "/console.log"
+}
+
+// ConsoleLog returns the path of a VM's saved serial console output.
+func (m *Manager) ConsoleLog(name string) string { return m.consoleLog(name) }

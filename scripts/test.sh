@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test: vet, unit tests, a short fuzz of the frame decoder, then
+# the integration tests that boot real guests through libvirt (TCG here).
+# Integration tests fail, never skip, when libvirt or the image is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+
+echo "== go vet"
+"$GO" vet ./...
+"$GO" vet -tags integration ./...
+
+echo "== unit tests"
+"$GO" test -count=1 ./...
+
+echo "== fuzz (frame decoder, 15 s)"
+"$GO" test -run '^$' -fuzz '^FuzzReadFrame$' -fuzztime 15s ./agent
+
+echo "== integration tests (real guests)"
+set +e
+VMCTL_BIN="$PWD/bin" "$GO" test -tags integration -count=1 -timeout 40m -v ./... 2>&1 | tee /tmp/vmctl-integration.log
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" -ne 0 ]; then
+  echo "integration tests failed (exit $rc)" >&2
+  exit "$rc"
+fi
+
+echo "== leftovers"
+scripts/check-leftovers.sh
