@@ -16,58 +16,17 @@ import (
 // connecting to the unix socket QEMU serves for the virtio port.
 type DialFunc func(ctx context.Context) (io.ReadWriteCloser, error)
 
-// DefaultHandshakeSkipLimit bounds how much stale or garbage input the
-// handshake skips before giving up.
-const DefaultHandshakeSkipLimit = 1 << 20
-
-// minClientFrameSize keeps a lowered limit large enough for hello and for
-// streamed output chunks.
-const minClientFrameSize = 64 << 10
-
 // maxRemoteMessage bounds the error text kept from the guest.
 const maxRemoteMessage = 1024
-
-// ClientOption configures Connect and NewClient.
-type ClientOption func(*clientConfig)
-
-type clientConfig struct {
-	timeouts  Timeouts
-	maxFrame  int
-	skipLimit int64
-	rand      io.Reader
-}
-
-// WithTimeouts overrides DefaultTimeouts; zero fields keep the defaults.
-func WithTimeouts(t Timeouts) ClientOption { return func(c *clientConfig) { c.timeouts = t } }
-
-// WithClientMaxFrameSize lowers the largest frame the client accepts.
-// It is raised to 64 KiB if lower and ignored above MaxFrameSize.
-func WithClientMaxFrameSize(n int) ClientOption {
-	return func(c *clientConfig) {
-		if n > 0 && n <= MaxFrameSize {
-			c.maxFrame = max(n, minClientFrameSize)
-		}
-	}
-}
-
-// WithHandshakeSkipLimit overrides DefaultHandshakeSkipLimit.
-func WithHandshakeSkipLimit(n int64) ClientOption {
-	return func(c *clientConfig) {
-		if n > 0 {
-			c.skipLimit = n
-		}
-	}
-}
 
 // Client is a connection to a guest agent. Its methods may be called
 // concurrently; requests are multiplexed and answered out of order.
 // The guest is not trusted: frames are size-capped, replies validated and
 // every call ends by its context's deadline or the operation's timeout.
 type Client struct {
-	rwc      io.ReadWriteCloser
-	cfg      clientConfig
-	maxFrame int
-	hello    HelloInfo
+	rwc   io.ReadWriteCloser
+	cfg   clientConfig
+	hello HelloInfo
 
 	writeq chan writeReq
 
@@ -129,10 +88,9 @@ func NewClient(ctx context.Context, rwc io.ReadWriteCloser, opts ...ClientOption
 		return nil, fmt.Errorf("agent: handshake: random: %w", err)
 	}
 	c := &Client{
-		rwc:      rwc,
-		cfg:      cfg,
-		maxFrame: cfg.maxFrame,
-		writeq:   make(chan writeReq),
+		rwc:    rwc,
+		cfg:    cfg,
+		writeq: make(chan writeReq),
 		// A random first id keeps stale responses from a previous
 		// connection from matching requests on this one.
 		nextID:  uint64(binary.BigEndian.Uint32(seed[:4])>>1) + 1,
@@ -325,20 +283,16 @@ func (c *Client) complete(cl *call, r callResult, drain func() error) (*Envelope
 	return r.env, nil
 }
 
-// call is start plus await for operations without events.
+// call is start plus await for operations without events; timeout is the
+// operation's named default, cut short by ctx's own deadline.
 func (c *Client) call(ctx context.Context, op string, timeout time.Duration, body any) (*Envelope, error) {
-	ctx, cancel := opContext(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	id, cl, err := c.start(ctx, op, remaining(ctx), body, nil)
 	if err != nil {
 		return nil, err
 	}
 	return c.await(ctx, id, cl, nil)
-}
-
-// opContext applies an operation's default timeout.
-func opContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d)
 }
 
 // remaining is the time left before ctx's deadline, at least 1 ms so the

@@ -87,7 +87,7 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest, stdout, stderr io.W
 	// Output that could not fit one response frame is streamed into
 	// buffers instead, so a lowered frame limit never breaks exec.
 	var bufOut, bufErr *bytes.Buffer
-	if !wire.Stream && 2*int64(base64.StdEncoding.EncodedLen(int(limit)))+4096 > int64(c.maxFrame) {
+	if !wire.Stream && 2*int64(base64.StdEncoding.EncodedLen(int(limit)))+4096 > int64(c.cfg.maxFrame) {
 		bufOut, bufErr = new(bytes.Buffer), new(bytes.Buffer)
 		stdout, stderr = bufOut, bufErr
 		wire.Stream = true
@@ -118,8 +118,9 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest, stdout, stderr io.W
 		return nil, err
 	}
 	if st != nil {
-		res.StdoutTruncated = res.StdoutTruncated || st.truncated[0]
-		res.StderrTruncated = res.StderrTruncated || st.truncated[1]
+		out, err := st.truncatedFlags()
+		res.StdoutTruncated = res.StdoutTruncated || out
+		res.StderrTruncated = res.StderrTruncated || err
 	}
 	if bufOut != nil {
 		res.Stdout, res.Stderr = bufOut.Bytes(), bufErr.Bytes()
@@ -168,6 +169,12 @@ func (s *execStream) onEvent(env *Envelope) error {
 		s.queue = append(s.queue, ExecEvent{Stream: ev.Stream, Data: ev.Data[:keep]})
 	}
 	return nil
+}
+
+func (s *execStream) truncatedFlags() (stdout, stderr bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.truncated[0], s.truncated[1]
 }
 
 func (s *execStream) drain() error {

@@ -13,7 +13,7 @@ func (c *Client) handshake(ctx context.Context, nonce string) error {
 	defer cancel()
 	// The hello call is registered before the reader starts so that its
 	// reply cannot race past it.
-	fr := NewFrameReader(c.rwc, WithMaxFrameSize(c.maxFrame), WithResync(c.cfg.skipLimit))
+	fr := NewFrameReader(c.rwc, WithMaxFrameSize(c.cfg.maxFrame), WithResync(c.cfg.skipLimit))
 	id, cl := c.register(OpHello, nil)
 	go c.writeLoop()
 	go c.readLoop(fr, id, nonce)

@@ -66,6 +66,7 @@ const (
 	StateShutoff  DomainState = "shutoff"
 	StateCrashed  DomainState = "crashed"
 	StateStarting DomainState = "starting"
+	StateStopping DomainState = "stopping"
 	StateOther    DomainState = "other"
 )
 

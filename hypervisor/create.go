@@ -65,6 +65,11 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 		if err := sh.Validate(); err != nil {
 			return nil, err
 		}
+		if IsLocalURI(m.backend.URI()) {
+			if err := CheckQEMUCanRead(sh.HostDir, DefaultQEMUUser); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := req.Image.Check(); err != nil {
 		return nil, err

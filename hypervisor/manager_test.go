@@ -94,6 +94,8 @@ func (e *env) req(name string) hypervisor.CreateRequest {
 func TestCreateWaitsForAgentAndRecordsAccel(t *testing.T) {
 	e := newEnv(t)
 	share := t.TempDir()
+	// QEMU runs unprivileged: the share and its parents must be reachable.
+	os.Chmod(filepath.Dir(share), 0o755)
 	req := e.req("a")
 	req.Shares = []hypervisor.Share{{HostDir: share, Tag: "data"}}
 	res, err := e.mgr.Create(context.Background(), req)

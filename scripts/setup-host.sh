@@ -34,6 +34,13 @@ else
   log "packages already installed"
 fi
 
+# The guest image build downloads Debian's kernel package with apt-get, which
+# needs package lists even when nothing above had to be installed.
+if ! apt-cache policy linux-image-amd64 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  log "refreshing package lists (needed to download the guest kernel)"
+  apt-get update -q
+fi
+
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
   log "installing Go from Debian (golang-go)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go

@@ -123,6 +123,12 @@ func assertNothingLeft(t *testing.T, stateDir string, names ...string) {
 				t.Errorf("domain %s left behind", n)
 			}
 		}
+		if strings.HasPrefix(v.Name, "vmctl-bench-") {
+			t.Errorf("benchmark domain %s left behind", v.Name)
+		}
+	}
+	if entries, _ := os.ReadDir(stateDir); len(entries) > 0 {
+		t.Errorf("state left in %s: %v", stateDir, entries)
 	}
 	for _, n := range names {
 		if _, err := os.Stat(filepath.Join(stateDir, n)); err == nil {
@@ -142,7 +148,9 @@ func TestVMLifecycle(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(share, "hello.txt"), []byte("from the host\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// QEMU runs as libvirt-qemu: the share and its parents must be open to it.
 	os.Chmod(share, 0o755)
+	os.Chmod(filepath.Dir(share), 0o755)
 	t.Cleanup(func() {
 		vmctl(t, state, "vm", "rm", name)
 		assertNothingLeft(t, state, name)
@@ -271,7 +279,7 @@ func TestCreateRejectsBadInput(t *testing.T) {
 	dup := vmName(t, "dup")
 	t.Cleanup(func() {
 		vmctl(t, state, "vm", "rm", dup)
-		assertNothingLeft(t, state, dup, vmName(t, "big"), vmName(t, "noimg"), vmName(t, "noshare"))
+		assertNothingLeft(t, state, dup, vmName(t, "big"), vmName(t, "noimg"), vmName(t, "noshare"), vmName(t, "x"), vmName(t, "priv"))
 	})
 	mustVMCTL(t, state, "vm", "create", dup)
 
@@ -287,6 +295,7 @@ func TestCreateRejectsBadInput(t *testing.T) {
 		{"missing image", []string{"--image-dir", t.TempDir(), "vm", "create", vmName(t, "noimg")}, "vmctl image build"},
 		{"missing share", []string{"vm", "create", vmName(t, "noshare"), "--share", "/nonexistent/vmctl:x"}, "nonexistent"},
 		{"bad accel", []string{"vm", "create", vmName(t, "x"), "--accel", "xen"}, "auto, kvm or tcg"},
+		{"share QEMU cannot read", []string{"vm", "create", vmName(t, "priv"), "--share", privateShare(t) + ":p"}, "chmod o+x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,6 +310,19 @@ func TestCreateRejectsBadInput(t *testing.T) {
 	if r.stdout != "alive\n" {
 		t.Fatalf("original VM broken after duplicate create: %q", r.stdout)
 	}
+}
+
+// privateShare is a directory whose parent is closed to other users, as a
+// home directory often is.
+func privateShare(t *testing.T) string {
+	t.Helper()
+	parent := t.TempDir()
+	os.Chmod(parent, 0o700)
+	dir := filepath.Join(parent, "inner")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func TestDoctor(t *testing.T) {

@@ -35,6 +35,9 @@ func imageCommand(log *logrus.Logger) *cli.Command {
 					if err != nil {
 						return fmt.Errorf("image build: %w", err)
 					}
+					if !im.Cached {
+						pruneImages(c, log)
+					}
 					if jsonOutput(c) {
 						return writeJSON(os.Stdout, im)
 					}
@@ -43,6 +46,18 @@ func imageCommand(log *logrus.Logger) *cli.Command {
 						state = "cached (inputs unchanged)"
 					}
 					fmt.Printf("image %s in %s: kernel %s, PVH %v\n  %s\n", state, time.Since(start).Round(time.Millisecond), im.KernelRelease, im.PVH, im.Dir)
+					return nil
+				},
+			},
+			{
+				Name:  "prune",
+				Usage: "remove cached images that are neither current nor used by a vmctl VM",
+				Action: func(c *cli.Context) error {
+					removed, err := pruneImages(c, log)
+					if err != nil {
+						return err
+					}
+					fmt.Printf("removed %d unused image(s)\n", len(removed))
 					return nil
 				},
 			},
@@ -65,4 +80,29 @@ func imageCommand(log *logrus.Logger) *cli.Command {
 			},
 		},
 	}
+}
+
+// pruneImages removes cached images no VM on --connect boots from. If
+// libvirt cannot be asked, nothing is removed: an image in use must never go.
+func pruneImages(c *cli.Context, log *logrus.Logger) ([]string, error) {
+	m, done, err := openManager(c, log)
+	if err != nil {
+		log.WithError(err).Warn("not pruning old images: cannot list VMs")
+		return nil, err
+	}
+	defer done()
+	vms, err := m.List(c.Context)
+	if err != nil {
+		log.WithError(err).Warn("not pruning old images: cannot list VMs")
+		return nil, err
+	}
+	keep := make([]string, 0, len(vms))
+	for _, v := range vms {
+		keep = append(keep, v.Meta.ImageDir)
+	}
+	removed, err := guestimage.Prune(c.Context, c.String("image-dir"), keep, log)
+	for _, r := range removed {
+		log.WithField("dir", r).Info("removed unused guest image")
+	}
+	return removed, err
 }

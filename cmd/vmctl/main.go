@@ -26,7 +26,7 @@ func main() {
 	log := logrus.New()
 	log.SetOutput(os.Stderr)
 	app := newApp(log)
-	if err := app.RunContext(ctx, os.Args); err != nil {
+	if err := app.RunContext(ctx, interspersed(app, os.Args)); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)

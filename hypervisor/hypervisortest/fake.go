@@ -78,7 +78,9 @@ func (f *Fake) Domain(name string) (libvirtxml.Domain, bool) {
 func (f *Fake) URI() string  { return f.uri }
 func (f *Fake) Close() error { return nil }
 
-func (f *Fake) record(format string, args ...any) { f.Calls = append(f.Calls, fmt.Sprintf(format, args...)) }
+func (f *Fake) record(format string, args ...any) {
+	f.Calls = append(f.Calls, fmt.Sprintf(format, args...))
+}
 
 // get returns an owned domain; the caller holds f.mu.
 func (f *Fake) get(name string) (*fakeDomain, error) {

@@ -245,8 +245,11 @@ func mapState(st libvirt.DomainState) hypervisor.DomainState {
 		return hypervisor.StateRunning
 	case libvirt.DOMAIN_PAUSED, libvirt.DOMAIN_PMSUSPENDED:
 		return hypervisor.StatePaused
-	case libvirt.DOMAIN_SHUTOFF, libvirt.DOMAIN_SHUTDOWN:
+	case libvirt.DOMAIN_SHUTOFF:
 		return hypervisor.StateShutoff
+	case libvirt.DOMAIN_SHUTDOWN:
+		// "Being shut down": QEMU is still alive, so not yet off.
+		return hypervisor.StateStopping
 	case libvirt.DOMAIN_CRASHED:
 		return hypervisor.StateCrashed
 	}

@@ -80,7 +80,7 @@ type stream struct {
 	once sync.Once
 }
 
-func (s *stream) Read(p []byte) (int, error)  { return s.st.Recv(p) }
+func (s *stream) Read(p []byte) (int, error) { return s.st.Recv(p) }
 func (s *stream) Write(p []byte) (int, error) {
 	total := 0
 	for total < len(p) {
