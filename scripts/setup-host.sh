@@ -36,7 +36,8 @@ fi
 
 # The guest image build downloads Debian's kernel package with apt-get, which
 # needs package lists even when nothing above had to be installed.
-if ! apt-cache policy linux-image-amd64 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+policy=$(apt-cache policy linux-image-amd64 2>/dev/null || true)
+if ! grep -q 'Candidate: [0-9]' <<<"$policy"; then
   log "refreshing package lists (needed to download the guest kernel)"
   apt-get update -q
 fi

@@ -38,7 +38,7 @@ func interspersed(app *cli.App, argv []string) []string {
 			break
 		}
 	}
-	var flagToks, positional []string
+	var globalToks, flagToks, positional []string
 	for len(rest) > 0 {
 		tok := rest[0]
 		if tok == "--" {
@@ -46,6 +46,15 @@ func interspersed(app *cli.App, argv []string) []string {
 			break
 		}
 		if strings.HasPrefix(tok, "-") && len(tok) > 1 {
+			// A global flag (-o json) given after the command goes back to
+			// where urfave/cli looks for it, unless the command has a flag
+			// of the same name.
+			if !hasFlag(flags, tok) && hasFlag(app.Flags, tok) {
+				n := flagTokens(app.Flags, rest)
+				globalToks = append(globalToks, rest[:n]...)
+				rest = rest[n:]
+				continue
+			}
 			n := flagTokens(flags, rest)
 			flagToks = append(flagToks, rest[:n]...)
 			rest = rest[n:]
@@ -53,6 +62,9 @@ func interspersed(app *cli.App, argv []string) []string {
 		}
 		positional = append(positional, tok)
 		rest = rest[1:]
+	}
+	if len(globalToks) > 0 {
+		out = append(append([]string{out[0]}, globalToks...), out[1:]...)
 	}
 	out = append(out, flagToks...)
 	return append(out, positional...)
@@ -96,4 +108,16 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 		}
 	}
 	return nil
+}
+
+func hasFlag(flags []cli.Flag, tok string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(tok, "-"), "=")
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -24,6 +24,9 @@ func TestInterspersed(t *testing.T) {
 		{"vmctl vm exec a --timeout 1s -- sleep 9", "vmctl vm exec --timeout 1s a -- sleep 9"},
 		{"vmctl vm create --memory=300 a", "vmctl vm create --memory=300 a"},
 		{"vmctl bench boot --count 3", "vmctl bench boot --count 3"},
+		{"vmctl vm list -o json", "vmctl -o json vm list"},
+		{"vmctl vm create a --output=json --vcpus 2", "vmctl --output=json vm create --vcpus 2 a"},
+		{"vmctl vm exec a -- ls -o json", "vmctl vm exec a -- ls -o json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
