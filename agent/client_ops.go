@@ -55,14 +55,19 @@ func (c *Client) Poweroff(ctx context.Context) error {
 // is streamed to the writers as it is produced (a nil one discards its
 // stream) and the result carries none. Either way at most the request's
 // cap is delivered per stream, and the truncated flags say whether more
-// was produced. A non-zero exit status is not an error.
+// was produced. The cap may be up to MaxStreamExecOutput with writers and
+// MaxExecOutput without. A non-zero exit status is not an error.
 //
 // The command's run time is req.Timeout, or the Exec timeout if unset,
 // shortened to end somewhat before ctx's deadline; the guest then kills
 // its process group and reports TimedOut. The call itself waits up to
 // ExecGrace longer for that answer.
 func (c *Client) Exec(ctx context.Context, req *ExecRequest, stdout, stderr io.Writer) (*ExecResult, error) {
-	if err := req.Validate(); err != nil {
+	// The writers, not req.Stream, decide streaming, and with it how
+	// large a cap the request may ask for.
+	wire := *req
+	wire.Stream = stdout != nil || stderr != nil
+	if err := wire.Validate(); err != nil {
 		return nil, err
 	}
 	run := req.Timeout
@@ -82,8 +87,6 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest, stdout, stderr io.W
 	defer cancel()
 
 	limit := req.OutputCap()
-	wire := *req
-	wire.Stream = stdout != nil || stderr != nil
 	// Output that could not fit one response frame is streamed into
 	// buffers instead, so a lowered frame limit never breaks exec.
 	var bufOut, bufErr *bytes.Buffer

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -252,6 +253,51 @@ func TestClientExecStreaming(t *testing.T) {
 			}
 			if stdout.Len() != tt.wantStdout || stderr.String() != tt.wantStderr || res.StdoutTruncated != tt.wantTruncated {
 				t.Errorf("stdout %d bytes, stderr %q, truncated %v", stdout.Len(), stderr.String(), res.StdoutTruncated)
+			}
+		})
+	}
+}
+
+// TestClientExecStreamCap checks that a caller streaming to writers may
+// ask for more than MaxExecOutput and gets exactly the cap, while a
+// caller without writers, whose output comes back in one frame, may not.
+func TestClientExecStreamCap(t *testing.T) {
+	c := servePipe(t, newRecordingHandler(), nil)
+	const capped = MaxExecOutput + 1<<20
+	produce := "head -c " + strconv.Itoa(capped+1<<20) + " /dev/zero; echo finished >&2"
+	tests := []struct {
+		name      string
+		maxOutput int64
+		writers   bool
+		want      error
+	}{
+		{name: "streamed above the buffered cap", maxOutput: capped, writers: true},
+		{name: "buffered above its cap", maxOutput: capped, want: ErrBadRequest},
+		{name: "streamed above the stream cap", maxOutput: MaxStreamExecOutput + 1, writers: true, want: ErrBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			req := &ExecRequest{Argv: []string{"sh", "-c", produce}, MaxOutput: tt.maxOutput}
+			var res *ExecResult
+			var err error
+			if tt.writers {
+				res, err = c.Exec(context.Background(), req, &stdout, &stderr)
+			} else {
+				res, err = c.Exec(context.Background(), req, nil, nil)
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error = %v, want %v", err, tt.want)
+			}
+			if tt.want != nil {
+				var remote *RemoteError
+				if errors.As(err, &remote) {
+					t.Errorf("refused by the guest, not before sending: %v", err)
+				}
+				return
+			}
+			if stdout.Len() != capped || !res.StdoutTruncated || stderr.String() != "finished\n" || res.ExitCode != 0 {
+				t.Errorf("stdout %d bytes (want %d), truncated %v, stderr %q, exit %d", stdout.Len(), capped, res.StdoutTruncated, stderr.String(), res.ExitCode)
 			}
 		})
 	}

@@ -42,7 +42,9 @@ type Executor struct {
 // whole process group is killed and the result says TimedOut. When out is
 // non-nil output goes to it, capped, and the result carries none.
 func (e *Executor) Run(ctx context.Context, req *ExecRequest, out OutputFunc) (*ExecResult, error) {
-	if err := req.Validate(); err != nil {
+	// Only streamed output may exceed MaxExecOutput: buffered, it would
+	// have to fit one response frame.
+	if err := req.validate(out != nil); err != nil {
 		return nil, err
 	}
 	var killed atomic.Bool

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -115,6 +116,9 @@ func TestExecutorErrors(t *testing.T) {
 		{"relative directory", ExecRequest{Argv: []string{"true"}, Dir: "tmp"}, ErrBadRequest},
 		{"bad env", ExecRequest{Argv: []string{"true"}, Env: []string{"NOEQUALS"}}, ErrBadRequest},
 		{"cap too large", ExecRequest{Argv: []string{"true"}, MaxOutput: MaxExecOutput + 1}, ErrBadRequest},
+		// Stream without an output function still buffers, so the buffered
+		// cap applies.
+		{"stream flag alone allows no larger cap", ExecRequest{Argv: []string{"true"}, MaxOutput: MaxExecOutput + 1, Stream: true}, ErrBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,5 +183,56 @@ func TestExecutorStreams(t *testing.T) {
 	}
 	if got := bytes.Join(chunks[StreamStderr], nil); string(got) != "err\n" {
 		t.Errorf("stderr %q", got)
+	}
+}
+
+// TestExecutorStreamCap checks the cap of streamed output, which may pass
+// MaxExecOutput: exactly the cap is sent, the rest dropped and flagged,
+// and the command still runs to the end rather than blocking on a full
+// pipe.
+func TestExecutorStreamCap(t *testing.T) {
+	tests := []struct {
+		name      string
+		maxOutput int64
+		produce   int64
+		want      error
+	}{
+		{name: "above the buffered cap, truncated", maxOutput: MaxExecOutput + 1<<20, produce: 8 << 20},
+		{name: "above the buffered cap, all of it", maxOutput: MaxExecOutput + 1<<20, produce: MaxExecOutput + 1<<20},
+		{name: "largest allowed", maxOutput: MaxStreamExecOutput, produce: 1 << 20},
+		{name: "above the stream cap", maxOutput: MaxStreamExecOutput + 1, want: ErrBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var sent int64
+			out := func(_ context.Context, stream string, data []byte) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if stream == StreamStdout {
+					sent += int64(len(data))
+				}
+				return nil
+			}
+			script := "head -c " + strconv.FormatInt(tt.produce, 10) + " /dev/zero; echo finished >&2"
+			req := &ExecRequest{Argv: []string{"sh", "-c", script}, MaxOutput: tt.maxOutput, Stream: true}
+			var e Executor
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := e.Run(ctx, req, out)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error = %v, want %v", err, tt.want)
+			}
+			if tt.want != nil {
+				return
+			}
+			wantSent := min(tt.produce, tt.maxOutput)
+			if sent != wantSent || res.StdoutTruncated != (tt.produce > tt.maxOutput) {
+				t.Errorf("sent %d bytes, truncated %v; want %d bytes, truncated %v", sent, res.StdoutTruncated, wantSent, tt.produce > tt.maxOutput)
+			}
+			if res.ExitCode != 0 || res.TimedOut {
+				t.Errorf("result %+v: the command did not finish on its own", res)
+			}
+		})
 	}
 }

@@ -61,12 +61,14 @@ type HelloInfo struct {
 
 // BootInfo describes how the guest's init went.
 type BootInfo struct {
-	PID1          bool          `json:"pid1"`
-	ModulesLoaded int           `json:"modules_loaded"`
-	ModulesFailed int           `json:"modules_failed"`
-	ModulesTime   time.Duration `json:"modules_ns"`
-	PortWait      time.Duration `json:"port_wait_ns"`
-	InitTime      time.Duration `json:"init_ns"`
+	PID1          bool `json:"pid1"`
+	ModulesLoaded int  `json:"modules_loaded"`
+	// ModulesSkipped counts modules for virtio devices the guest lacks.
+	ModulesSkipped int           `json:"modules_skipped,omitempty"`
+	ModulesFailed  int           `json:"modules_failed"`
+	ModulesTime    time.Duration `json:"modules_ns"`
+	PortWait       time.Duration `json:"port_wait_ns"`
+	InitTime       time.Duration `json:"init_ns"`
 }
 
 // Exec output limits.
@@ -74,9 +76,15 @@ const (
 	// DefaultExecOutput caps each of stdout and stderr when the request
 	// does not say otherwise.
 	DefaultExecOutput = 1 << 20
-	// MaxExecOutput is the largest per-stream cap a request may ask for.
-	// Two base64-encoded streams of this size still fit in MaxFrameSize.
+	// MaxExecOutput is the largest per-stream cap a request may ask for
+	// when the output comes back in the response: two base64-encoded
+	// streams of this size still fit in MaxFrameSize.
 	MaxExecOutput = 2 << 20
+	// MaxStreamExecOutput is the largest per-stream cap of a streamed
+	// exec. Streamed output travels in events of at most MaxChunkSize, so
+	// the frame size does not limit it; the cap bounds what the host may
+	// have to hold when its writer is slower than the guest.
+	MaxStreamExecOutput = 256 << 20
 	// MaxChunkSize bounds the data in one streamed output event.
 	MaxChunkSize = 32 << 10
 )
@@ -97,7 +105,8 @@ type ExecRequest struct {
 	Dir   string `json:"dir,omitempty"`
 	Stdin []byte `json:"stdin,omitempty"`
 	// MaxOutput caps each of stdout and stderr, in bytes; 0 means
-	// DefaultExecOutput, more than MaxExecOutput is rejected.
+	// DefaultExecOutput. More than MaxExecOutput is rejected unless
+	// Stream is set, which allows up to MaxStreamExecOutput.
 	MaxOutput int64 `json:"max_output,omitempty"`
 	// Stream asks for output as events rather than in the response.
 	Stream bool `json:"stream,omitempty"`

@@ -125,6 +125,27 @@ func TestServeConnRequests(t *testing.T) {
 			wantCode: CodeBadRequest,
 		},
 		{
+			name:     "unstreamed cap above MaxExecOutput",
+			input:    func(h *rawHost) []byte { return h.request(11, OpExec, 0, `{"argv":["true"],"max_output":2097153}`) },
+			wantID:   11,
+			wantCode: CodeBadRequest,
+		},
+		{
+			name: "streamed cap above MaxExecOutput",
+			input: func(h *rawHost) []byte {
+				return h.request(12, OpExec, 0, `{"argv":["true"],"max_output":2097153,"stream":true}`)
+			},
+			wantID: 12,
+		},
+		{
+			name: "streamed cap above MaxStreamExecOutput",
+			input: func(h *rawHost) []byte {
+				return h.request(13, OpExec, 0, `{"argv":["true"],"max_output":268435457,"stream":true}`)
+			},
+			wantID:   13,
+			wantCode: CodeBadRequest,
+		},
+		{
 			name:   "hello echoes the nonce",
 			input:  func(h *rawHost) []byte { return h.request(10, OpHello, 0, `{"protocol_version":1,"nonce":"abc"}`) },
 			wantID: 10,

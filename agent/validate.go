@@ -11,8 +11,16 @@ import (
 // guest cannot make the host log or store arbitrary amounts of text.
 const maxInfoString = 256
 
-// Validate checks a request before it is sent or run.
+// Validate checks a request before it is sent or run. The output cap
+// allowed depends on r.Stream.
 func (r *ExecRequest) Validate() error {
+	return r.validate(r.Stream)
+}
+
+// validate checks the request as it will run: streamed or not is decided
+// by the caller's writers (Client.Exec) or output function (Executor.Run)
+// rather than by the Stream field the caller filled in.
+func (r *ExecRequest) validate(streamed bool) error {
 	if len(r.Argv) == 0 || r.Argv[0] == "" {
 		return fmt.Errorf("agent: exec: empty argv: %w", ErrBadRequest)
 	}
@@ -29,8 +37,16 @@ func (r *ExecRequest) Validate() error {
 	if r.Dir != "" && !path.IsAbs(r.Dir) {
 		return fmt.Errorf("agent: exec: dir %q is not absolute: %w", r.Dir, ErrBadRequest)
 	}
-	if r.MaxOutput < 0 || r.MaxOutput > MaxExecOutput {
-		return fmt.Errorf("agent: exec: max_output %d outside [0, %d]: %w", r.MaxOutput, MaxExecOutput, ErrBadRequest)
+	limit := int64(MaxExecOutput)
+	if streamed {
+		limit = MaxStreamExecOutput
+	}
+	if r.MaxOutput < 0 || r.MaxOutput > limit {
+		how := "unstreamed"
+		if streamed {
+			how = "streamed"
+		}
+		return fmt.Errorf("agent: exec: max_output %d outside [0, %d] for %s output: %w", r.MaxOutput, limit, how, ErrBadRequest)
 	}
 	if r.Timeout < 0 {
 		return fmt.Errorf("agent: exec: negative timeout: %w", ErrBadRequest)

@@ -79,8 +79,17 @@ type DomainInfo struct {
 	MemoryMiB int
 	// Meta is vmctl's own record, read back from the domain's metadata.
 	Meta Metadata
+	// PinnedCPUs are the host CPUs the vCPUs are pinned to (empty: floating).
+	PinnedCPUs []int `json:",omitempty"`
+	// MemoryNodes are the NUMA cells memory is bound to (empty: any).
+	MemoryNodes []int `json:",omitempty"`
+	// Host is the URI of the host holding the domain.
+	Host string `json:",omitempty"`
 	// QEMUPid is the emulator process (0 when not running or unknown).
 	QEMUPid int
+	// CPUTime is the guest's cumulative CPU time (virDomainGetInfo's
+	// cpuTime, nanoseconds on libvirt 9.0), for utilisation from deltas.
+	CPUTime time.Duration `json:",omitempty"`
 }
 
 // HostInfo describes a hypervisor host.
@@ -98,5 +107,15 @@ type HostInfo struct {
 	// KVMDevice reports whether /dev/kvm is usable by the hypervisor,
 	// as far as the backend can tell.
 	KVMDevice bool
-	Probed    time.Time
+	// Cells is the NUMA topology; a host without NUMA reports one cell.
+	Cells  []NUMACell
+	Probed time.Time
+}
+
+// NUMACell is one NUMA node of a host.
+type NUMACell struct {
+	ID        int   `json:"id"`
+	CPUs      []int `json:"cpus"`
+	MemoryMiB int   `json:"memory_mib"`
+	FreeMiB   int   `json:"free_mib"`
 }

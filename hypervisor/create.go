@@ -22,6 +22,13 @@ type CreateRequest struct {
 	TBCacheMiB      int
 	ExtraKernelArgs string
 	Group           string
+	GroupPolicy     string
+	// Pinning comes from the scheduler; nil lets the VM float.
+	Pinning *Pinning
+	// Job is recorded in the metadata (see Metadata.Job).
+	Job string
+	// ScratchMiB adds an empty raw disk of this size as /dev/vda.
+	ScratchMiB int
 }
 
 // CreateResult reports what was created and how long it took.
@@ -86,11 +93,22 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 		Name: req.Name, VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, Accel: accel,
 		Shares: req.Shares, Profile: req.Profile, Kernel: kernel, Initramfs: req.Image.Initramfs,
 		ExtraKernelArgs: req.ExtraKernelArgs, TBCacheMiB: req.TBCacheMiB,
-		ConsoleLog: m.consoleLog(req.Name),
+		ConsoleLog: m.consoleLogFor(req.Name), Pinning: req.Pinning,
 		Meta: Metadata{
 			Created: m.now().UTC().Truncate(time.Second), ImageDir: req.Image.Dir,
-			StateDir: m.StateDir(req.Name), Shares: req.Shares, Group: req.Group,
+			StateDir: m.StateDir(req.Name), Shares: req.Shares, Group: req.Group, GroupPolicy: req.GroupPolicy,
+			Job: req.Job,
 		},
+	}
+	if req.ScratchMiB < 0 || req.ScratchMiB > MaxScratchMiB {
+		return nil, fmt.Errorf("%w: scratch disk %d MiB: use 0..%d", ErrInvalidSpec, req.ScratchMiB, MaxScratchMiB)
+	}
+	if req.ScratchMiB > 0 {
+		if !IsLocalURI(m.backend.URI()) {
+			return nil, fmt.Errorf("%w: scratch disks are files on this machine; host %s is remote: drop the scratch disk or place the VM locally", ErrInvalidSpec, m.backend.URI())
+		}
+		spec.ScratchDisk = m.scratchPath(req.Name)
+		spec.Meta.Scratch = spec.ScratchDisk
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -122,6 +140,12 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 		}
 		return nil, fmt.Errorf("create %s: state dir: %w", req.Name, err)
 	}
+	if spec.ScratchDisk != "" {
+		if err := m.makeScratch(spec.ScratchDisk, req.ScratchMiB); err != nil {
+			os.Remove(stateDir)
+			return nil, fmt.Errorf("create %s: %w", req.Name, err)
+		}
+	}
 	defined := false
 	defer func() {
 		if err == nil {
@@ -141,6 +165,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 		if rerr := os.RemoveAll(stateDir); rerr != nil {
 			m.log.WithError(rerr).Warnf("cleanup: remove %s", stateDir)
 		}
+		m.removeScratch(spec.ScratchDisk)
 	}()
 
 	start := m.now()
@@ -181,6 +206,16 @@ func (m *Manager) checkMemory(ctx context.Context, memMiB int) error {
 			ErrInsufficientMemory, memMiB, h.Hostname, h.MemoryFreeMiB, m.cfg.MemoryReserveMiB)
 	}
 	return nil
+}
+
+// consoleLogFor is where virtlogd writes the console: a path on the host
+// running the domain, so only a local host gets one (a remote host has no
+// such directory; its console stays reachable through the stream API).
+func (m *Manager) consoleLogFor(name string) string {
+	if !IsLocalURI(m.backend.URI()) {
+		return ""
+	}
+	return m.consoleLog(name)
 }
 
 func (m *Manager) consoleLog(name string) string {

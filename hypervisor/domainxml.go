@@ -102,6 +102,24 @@ func BuildDomain(s *VMSpec) (*libvirtxml.Domain, error) {
 		dom.Devices.Controllers = []libvirtxml.DomainController{{Type: "usb", Model: "none"}}
 		dom.Devices.MemBalloon = &libvirtxml.DomainMemBalloon{Model: "none"}
 	}
+	if p := s.Pinning; p != nil {
+		tune := &libvirtxml.DomainCPUTune{EmulatorPin: &libvirtxml.DomainCPUTuneEmulatorPin{CPUSet: FormatCPUSet(p.Emulator)}}
+		for i, c := range p.VCPUs {
+			tune.VCPUPin = append(tune.VCPUPin, libvirtxml.DomainCPUTuneVCPUPin{VCPU: uint(i), CPUSet: fmt.Sprint(c)})
+		}
+		dom.CPUTune = tune
+		if len(p.MemoryNodes) > 0 {
+			dom.NUMATune = &libvirtxml.DomainNUMATune{Memory: &libvirtxml.DomainNUMATuneMemory{Mode: "strict", Nodeset: FormatCPUSet(p.MemoryNodes)}}
+		}
+	}
+	if s.ScratchDisk != "" {
+		dom.Devices.Disks = append(dom.Devices.Disks, libvirtxml.DomainDisk{
+			Device: "disk",
+			Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"},
+			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: s.ScratchDisk}},
+			Target: &libvirtxml.DomainDiskTarget{Dev: "vda", Bus: "virtio"},
+		})
+	}
 	for _, sh := range s.Shares {
 		fs := libvirtxml.DomainFilesystem{
 			AccessMode: "passthrough",
@@ -149,4 +167,34 @@ func AgentSocketPath(domainXML string) (string, error) {
 		return ch.Source.UNIX.Path, nil
 	}
 	return "", ErrNoAgentChannel
+}
+
+// DomainPinning reads the vCPU pins and memory binding back from a domain's
+// XML, so placement sees CPUs that earlier VMs hold.
+func DomainPinning(domainXML string) (cpus, nodes []int, err error) {
+	var dom libvirtxml.Domain
+	if err := dom.Unmarshal(domainXML); err != nil {
+		return nil, nil, fmt.Errorf("parse domain xml: %w", err)
+	}
+	if dom.CPUTune != nil {
+		seen := map[int]bool{}
+		for _, pin := range dom.CPUTune.VCPUPin {
+			ids, err := ParseCPUSet(pin.CPUSet)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, c := range ids {
+				if !seen[c] {
+					seen[c] = true
+					cpus = append(cpus, c)
+				}
+			}
+		}
+	}
+	if dom.NUMATune != nil && dom.NUMATune.Memory != nil && dom.NUMATune.Memory.Nodeset != "" {
+		if nodes, err = ParseCPUSet(dom.NUMATune.Memory.Nodeset); err != nil {
+			return nil, nil, err
+		}
+	}
+	return cpus, nodes, nil
 }

@@ -45,6 +45,9 @@ func TestDomainXMLGolden(t *testing.T) {
 			s.Kernel = "/var/lib/vmctl/images/x/bzImage"
 		}},
 		{"writable share", "domain-share-rw.xml", func(s *VMSpec) { s.Shares[0].Writable = true }},
+		{"pinned to one cell", "domain-pinned.xml", func(s *VMSpec) {
+			s.Pinning = &Pinning{VCPUs: []int{2, 3}, Emulator: []int{2, 3}, MemoryNodes: []int{1}}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,5 +190,29 @@ func TestParseShare(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestDomainPinningRoundTrip(t *testing.T) {
+	spec := goldenSpec(t)
+	spec.Pinning = &Pinning{VCPUs: []int{5, 4}, Emulator: []int{4, 5}, MemoryNodes: []int{0}}
+	xml, err := DomainXML(&spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpus, nodes, err := DomainPinning(xml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cpus) != 2 || cpus[0] != 5 || cpus[1] != 4 || len(nodes) != 1 || nodes[0] != 0 {
+		t.Fatalf("pinning read back as cpus %v nodes %v", cpus, nodes)
+	}
+	spec.Pinning = &Pinning{VCPUs: []int{1}, Emulator: []int{1}}
+	if err := spec.Validate(); !errors.Is(err, ErrInvalidSpec) {
+		t.Fatalf("1 pin for 2 vCPUs: err = %v", err)
+	}
+	spec.Pinning = &Pinning{VCPUs: []int{1, 1}, Emulator: []int{1}}
+	if err := spec.Validate(); !errors.Is(err, ErrInvalidSpec) {
+		t.Fatalf("CPU given twice: err = %v", err)
 	}
 }

@@ -131,6 +131,9 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		os.RemoveAll(m.StateDir(name))
+		if IsLocalURI(m.backend.URI()) {
+			m.removeScratch(m.scratchPath(name))
+		}
 		return fmt.Errorf("remove %s: %w", name, err)
 	case err != nil:
 		return fmt.Errorf("remove %s: %w", name, err)
@@ -141,8 +144,28 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 	if err := m.backend.Undefine(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
+	if IsLocalURI(m.backend.URI()) {
+		m.removeScratch(m.scratchPath(name))
+	}
 	if err := os.RemoveAll(m.StateDir(name)); err != nil {
 		return fmt.Errorf("remove %s: state dir: %w", name, err)
+	}
+	return nil
+}
+
+// Pause freezes a running VM's vCPUs (libvirt suspend): it keeps its memory
+// and its agent connection, and resumes in a fraction of a boot.
+func (m *Manager) Pause(ctx context.Context, name string) error {
+	if err := m.backend.Suspend(ctx, name); err != nil {
+		return fmt.Errorf("pause %s: %w", name, err)
+	}
+	return nil
+}
+
+// Resume continues a paused VM.
+func (m *Manager) Resume(ctx context.Context, name string) error {
+	if err := m.backend.Resume(ctx, name); err != nil {
+		return fmt.Errorf("resume %s: %w", name, err)
 	}
 	return nil
 }

@@ -61,6 +61,10 @@ type Config struct {
 	// the host itself (and QEMU's own overhead) keeps room.
 	MemoryReserveMiB int
 	Timeouts         Timeouts
+	// ScratchDir holds scratch disk files. It is not under StateDir
+	// because QEMU, running as its own user, must reach the file, and
+	// state directories are private.
+	ScratchDir string
 }
 
 // DefaultMemoryReserveMiB leaves the host room for libvirtd, QEMU's own
@@ -71,6 +75,12 @@ const DefaultMemoryReserveMiB = 512
 func (c *Config) Validate() error {
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir
+	}
+	if c.ScratchDir == "" {
+		c.ScratchDir = DefaultScratchDir
+	}
+	if !filepath.IsAbs(c.ScratchDir) {
+		return fmt.Errorf("%w: scratch dir %q must be absolute", ErrInvalidSpec, c.ScratchDir)
 	}
 	if !filepath.IsAbs(c.StateDir) {
 		return fmt.Errorf("%w: state dir %q must be absolute", ErrInvalidSpec, c.StateDir)

@@ -78,7 +78,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.image = hypervisor.BootImage{Dir: dir, Kernel: filepath.Join(dir, "vmlinux"), BzImage: filepath.Join(dir, "bzImage"), Initramfs: filepath.Join(dir, "initramfs.cpio.gz"), PVH: true}
 	var err error
-	e.mgr, err = hypervisor.NewManager(e.fake, hypervisor.Config{StateDir: t.TempDir(), MemoryReserveMiB: 512,
+	e.mgr, err = hypervisor.NewManager(e.fake, hypervisor.Config{StateDir: t.TempDir(), ScratchDir: t.TempDir(), MemoryReserveMiB: 512,
 		Timeouts: hypervisor.Timeouts{AgentReady: 2 * time.Second, Poweroff: 500 * time.Millisecond}},
 		hypervisor.WithKVMProbe(func() hypervisor.KVMProbe { return hypervisor.KVMProbe{CPUFlags: []string{"fpu"}} }))
 	if err != nil {
@@ -336,5 +336,45 @@ func TestConcurrentCreatesOfOneNameAdmitOne(t *testing.T) {
 	}
 	if _, err := os.Stat(e.mgr.StateDir("same")); err != nil {
 		t.Fatalf("the winner's state dir was removed by a loser: %v", err)
+	}
+}
+
+func TestScratchDiskLivesAndDiesWithTheVM(t *testing.T) {
+	e := newEnv(t)
+	req := e.req("scratchy")
+	req.ScratchMiB = 64
+	if _, err := e.mgr.Create(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	def, _ := e.fake.Domain("scratchy")
+	if len(def.Devices.Disks) != 1 || def.Devices.Disks[0].Target.Dev != "vda" {
+		t.Fatalf("disks %+v", def.Devices.Disks)
+	}
+	path := def.Devices.Disks[0].Source.File.File
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() != 64<<20 {
+		t.Fatalf("scratch file %s: %v %v", path, fi, err)
+	}
+	if err := e.mgr.Remove(context.Background(), "scratchy"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("scratch disk survived rm: %v", err)
+	}
+
+	// A failed create removes it too.
+	req = e.req("scratch-fail")
+	req.ScratchMiB = 8
+	e.fake.FailStart["scratch-fail"] = errors.New("boom")
+	if _, err := e.mgr.Create(context.Background(), req); err == nil {
+		t.Fatal("create succeeded")
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*")); len(left) != 0 {
+		t.Fatalf("scratch files left: %v", left)
+	}
+	req = e.req("huge")
+	req.ScratchMiB = -1
+	if _, err := e.mgr.Create(context.Background(), req); !errors.Is(err, hypervisor.ErrInvalidSpec) {
+		t.Fatalf("negative scratch: %v", err)
 	}
 }

@@ -28,8 +28,15 @@ type Metadata struct {
 	ImageDir    string    `xml:"image" json:"image_dir"`
 	StateDir    string    `xml:"statedir" json:"state_dir"`
 	Shares      []Share   `xml:"shares>share" json:"shares,omitempty"`
-	// Group is a free-form label later layers use (pools, jobs).
+	// Group is the affinity group (scheduler) or pool the VM belongs to.
 	Group string `xml:"group,omitempty" json:"group,omitempty"`
+	// GroupPolicy is spread (anti-affinity) or pack (affinity).
+	GroupPolicy string `xml:"grouppolicy,omitempty" json:"group_policy,omitempty"`
+	// Job names the job directory whose pool the VM serves, so a resumed
+	// job finds (and cleans up) the VMs a crashed run left.
+	Job string `xml:"job,omitempty" json:"job,omitempty"`
+	// Scratch is the raw disk file created for the VM, removed with it.
+	Scratch string `xml:"scratch,omitempty" json:"scratch,omitempty"`
 }
 
 // MarshalMetadata renders the element libvirt stores under <metadata>.

@@ -127,6 +127,38 @@ type VMSpec struct {
 	TBCacheMiB int
 	// Meta is recorded on the domain as vmctl's metadata.
 	Meta Metadata
+	// Pinning, if set, gives each vCPU a dedicated host CPU.
+	Pinning *Pinning
+	// ScratchDisk, if set, is a raw file attached as the virtio disk vda.
+	ScratchDisk string
+}
+
+// Pinning dedicates host CPUs to a VM and binds its memory to NUMA cells.
+type Pinning struct {
+	// VCPUs[i] is the host CPU of vCPU i.
+	VCPUs []int `json:"vcpus" xml:"vcpus,attr"`
+	// Emulator are the CPUs QEMU's emulator threads may use.
+	Emulator []int `json:"emulator" xml:"-"`
+	// MemoryNodes are the NUMA cells memory is bound to (strict).
+	MemoryNodes []int `json:"memory_nodes" xml:"-"`
+}
+
+// Validate checks the pinning against the VM's vCPU count.
+func (p *Pinning) Validate(vcpus int) error {
+	if len(p.VCPUs) != vcpus {
+		return fmt.Errorf("%w: pinning lists %d CPUs for %d vCPUs", ErrInvalidSpec, len(p.VCPUs), vcpus)
+	}
+	seen := map[int]bool{}
+	for _, c := range p.VCPUs {
+		if c < 0 || seen[c] {
+			return fmt.Errorf("%w: pinning gives host CPU %d twice or is negative", ErrInvalidSpec, c)
+		}
+		seen[c] = true
+	}
+	if len(p.Emulator) == 0 {
+		return fmt.Errorf("%w: pinning without emulator CPUs", ErrInvalidSpec)
+	}
+	return nil
 }
 
 // Validate checks the spec's fields. File existence is checked by the
@@ -154,6 +186,11 @@ func (s *VMSpec) Validate() error {
 	}
 	if s.TBCacheMiB < 0 {
 		return fmt.Errorf("%w: tb-cache %d MiB must not be negative", ErrInvalidSpec, s.TBCacheMiB)
+	}
+	if s.Pinning != nil {
+		if err := s.Pinning.Validate(s.VCPUs); err != nil {
+			return err
+		}
 	}
 	tags := map[string]bool{}
 	for _, sh := range s.Shares {

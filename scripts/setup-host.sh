@@ -18,7 +18,9 @@ PACKAGES=(
   libvirt-daemon-system libvirt-clients libvirt-dev
   pkg-config gcc make git ca-certificates
   busybox-static   # static userland for the guest initramfs
+  linux-source-6.1 flex bison bc libelf-dev xz-utils   # `image build --kernel minimal` (gcc, make above)
   iproute2         # network namespaces for multi-host tests
+  chromium         # headless browser for the HTML report test (bench)
 )
 
 missing=()

@@ -14,4 +14,9 @@
 // Run by hand (not PID 1) it serves on --port DEVICE, on --listen
 // unix:PATH, or on the port found by --name; there it exits on SIGINT or
 // SIGTERM. The unix mode lets the agent be tested on a host.
+//
+// "vmctl-agent builtin NAME [--flag value ...]" runs one of the built-in
+// workloads of package workload and prints its JSON result. In a guest the
+// host runs it as "/init builtin ..." through the agent; on the host it is
+// the native baseline, the same code on the same inputs.
 package main

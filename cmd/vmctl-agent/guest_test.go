@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vmctl/vmctl/agent"
 )
 
@@ -51,6 +53,16 @@ func TestGuestHandlerPoweroff(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestRebootCmd(t *testing.T) {
+	dir := t.TempDir()
+	if got := rebootCmd(dir); got != unix.LINUX_REBOOT_CMD_POWER_OFF {
+		t.Errorf("with ACPI: %#x, want POWER_OFF", got)
+	}
+	if got := rebootCmd(filepath.Join(dir, "absent")); got != unix.LINUX_REBOOT_CMD_RESTART {
+		t.Errorf("without ACPI: %#x, want RESTART (on_reboot=destroy stops the domain)", got)
 	}
 }
 

@@ -18,6 +18,8 @@ const (
 	hostname   = "vmctl"
 	modulesDir = "/modules"
 	guestPath  = "/bin:/sbin:/usr/bin:/usr/sbin"
+	// sysPCIDevices lists the PCI devices the kernel enumerated.
+	sysPCIDevices = "/sys/bus/pci/devices"
 )
 
 type fsMount struct {
@@ -62,9 +64,14 @@ func initSystem(ctx context.Context, logger *log.Logger) agent.BootInfo {
 	}
 
 	began := time.Now()
-	boot.ModulesLoaded, boot.ModulesFailed = loadModules(ctx, logger, modulesDir)
+	devices, err := virtioDevices(sysPCIDevices)
+	if err != nil {
+		logger.Printf("modules: %v; loading all of them", err)
+	}
+	boot.ModulesLoaded, boot.ModulesSkipped, boot.ModulesFailed = loadModules(ctx, logger, modulesDir, wantModules(devices))
 	boot.ModulesTime = time.Since(began)
-	logger.Printf("modules: %d loaded, %d failed, in %d ms", boot.ModulesLoaded, boot.ModulesFailed, boot.ModulesTime.Milliseconds())
+	logger.Printf("modules: %d loaded, %d skipped (no such device), %d failed, in %d ms",
+		boot.ModulesLoaded, boot.ModulesSkipped, boot.ModulesFailed, boot.ModulesTime.Milliseconds())
 
 	if err := unix.Sethostname([]byte(hostname)); err != nil {
 		logger.Printf("set hostname: %v", err)

@@ -38,6 +38,11 @@ type options struct {
 }
 
 func main() {
+	// Before anything PID 1 would do: a built-in is a short-lived child
+	// of the agent, or a native run on the host.
+	if isBuiltin(os.Args, os.Getpid()) {
+		os.Exit(runBuiltin(os.Args[2:]))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

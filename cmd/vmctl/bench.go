@@ -16,6 +16,11 @@ func benchCommand(log *logrus.Logger) *cli.Command {
 		Name:  "bench",
 		Usage: "measure what virtualization costs",
 		Subcommands: []*cli.Command{
+			benchDispatchCommand(log),
+			benchAutoscaleCommand(log),
+			benchOverheadCommand(log),
+			benchCompareCommand(),
+			benchDensityCommand(log),
 			{
 				Name:  "boot",
 				Usage: "create-to-agent-ready time of vmctl's boot against a stock libvirt direct-kernel boot, in one run",

@@ -52,6 +52,8 @@ func newApp(log *logrus.Logger) *cli.App {
 			&cli.StringFlag{Name: "image-dir", Value: defaultImageDir, EnvVars: []string{"VMCTL_IMAGE_DIR"}, Usage: "guest image cache `DIR`"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"VMCTL_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json"},
+			&cli.StringFlag{Name: "hosts", EnvVars: []string{"VMCTL_HOSTS"}, Usage: "hosts `FILE` (YAML) to place VMs on several libvirt hosts; overrides --connect"},
+			&cli.StringFlag{Name: "claims-dir", Value: "/var/lib/vmctl/claims", EnvVars: []string{"VMCTL_CLAIMS_DIR"}, Usage: "placement claims `DIR` shared by concurrent vmctl processes"},
 		},
 		Before: func(c *cli.Context) error {
 			lvl, err := logrus.ParseLevel(c.String("log-level"))
@@ -70,6 +72,10 @@ func newApp(log *logrus.Logger) *cli.App {
 			doctorCommand(log),
 			imageCommand(log),
 			vmCommand(log),
+			hostsCommand(log),
+			placeCommand(log),
+			jobCommand(log),
+			poolCommand(log),
 			benchCommand(log),
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"sort"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
@@ -34,3 +35,5 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 	}
 	return t.Render()
 }
+
+func sortStrings(s []string) { sort.Strings(s) }

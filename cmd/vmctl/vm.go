@@ -16,6 +16,7 @@ import (
 
 	"github.com/vmctl/vmctl/agent"
 	"github.com/vmctl/vmctl/hypervisor"
+	"github.com/vmctl/vmctl/scheduler"
 )
 
 // maxStdin bounds what vm exec --stdin sends in one request; larger inputs
@@ -36,58 +37,64 @@ func vmCommand(log *logrus.Logger) *cli.Command {
 func vmCreateCommand(log *logrus.Logger) *cli.Command {
 	return &cli.Command{
 		Name:      "create",
-		Usage:     "create a VM and wait until its agent answers",
+		Usage:     "place a VM on a host, create it and wait until its agent answers",
 		ArgsUsage: "NAME",
-		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "vcpus", Value: 1, Usage: "virtual CPUs"},
-			&cli.IntFlag{Name: "memory", Value: 256, Usage: "guest memory in `MiB`"},
-			&cli.StringFlag{Name: "accel", Value: "auto", Usage: "auto, kvm or tcg"},
+		Flags: append(placementFlags(),
 			&cli.StringSliceFlag{Name: "share", Usage: "share `HOSTDIR[:TAG[:rw]]` read-only (rw if asked) at /mnt/TAG"},
 			&cli.BoolFlag{Name: "no-wait", Usage: "return once the domain starts"},
 			&cli.StringFlag{Name: "profile", Value: string(hypervisor.ProfileFast), Usage: "boot profile: fast or stock"},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			name, err := requireArg(c, "NAME")
 			if err != nil {
 				return err
 			}
-			accel, err := hypervisor.ParseAccel(c.String("accel"))
+			if err := hypervisor.ValidateName(name); err != nil {
+				return err
+			}
+			creq, sreq, pol, err := placementRequest(c)
 			if err != nil {
 				return err
 			}
-			var shares []hypervisor.Share
+			creq.Name = name
 			for _, s := range c.StringSlice("share") {
 				sh, err := hypervisor.ParseShare(s)
 				if err != nil {
 					return err
 				}
-				shares = append(shares, sh)
+				creq.Shares = append(creq.Shares, sh)
 			}
-			img, err := loadImage(c)
+			if creq.Image, err = loadImage(c); err != nil {
+				return err
+			}
+			creq.Profile = hypervisor.BootProfile(c.String("profile"))
+			creq.NoWait = c.Bool("no-wait")
+			f, err := openFleet(c, log)
 			if err != nil {
 				return err
 			}
-			m, done, err := openManager(c, log)
+			defer f.Close()
+			claims, err := scheduler.NewClaimStore(c.String("claims-dir"))
 			if err != nil {
 				return err
 			}
-			defer done()
-			res, err := m.Create(c.Context, hypervisor.CreateRequest{
-				Name: name, VCPUs: c.Int("vcpus"), MemoryMiB: c.Int("memory"), Accel: accel,
-				Shares: shares, Image: img, Profile: hypervisor.BootProfile(c.String("profile")), NoWait: c.Bool("no-wait"),
-			})
+			res, err := f.Create(c.Context, claims, pol, sreq, creq)
 			if err != nil {
 				return err
 			}
 			if jsonOutput(c) {
 				return writeJSON(os.Stdout, res)
 			}
-			if c.Bool("no-wait") {
-				fmt.Printf("vm %s started (%s: %s)\n", name, res.Accel.Mode, res.Accel.Reason)
+			pin := ""
+			if p := res.Placement.Pinning; p != nil {
+				pin = fmt.Sprintf(", vCPUs pinned to CPUs %s, memory on cell %s", hypervisor.FormatCPUSet(p.VCPUs), hypervisor.FormatCPUSet(p.MemoryNodes))
+			}
+			if creq.NoWait {
+				fmt.Printf("vm %s started on %s (%s: %s%s)\n", name, res.Host, res.Accel.Mode, res.Accel.Reason, pin)
 				return nil
 			}
-			fmt.Printf("vm %s ready in %s (%s; guest kernel %s, guest uptime %.2fs)\n",
-				name, res.Ready.Round(time.Millisecond), res.Accel.Mode, res.Hello.KernelRelease, res.Hello.UptimeSeconds)
+			fmt.Printf("vm %s ready in %s on %s (%s; guest kernel %s, guest uptime %.2fs%s)\n",
+				name, res.Ready.Round(time.Millisecond), res.Host, res.Accel.Mode, res.Hello.KernelRelease, res.Hello.UptimeSeconds, pin)
 			return nil
 		},
 	}
@@ -97,16 +104,16 @@ func vmListCommand(log *logrus.Logger) *cli.Command {
 	return &cli.Command{
 		Name:    "list",
 		Aliases: []string{"ls"},
-		Usage:   "list vmctl's VMs",
+		Usage:   "list vmctl's VMs on every host",
 		Action: func(c *cli.Context) error {
-			m, done, err := openManager(c, log)
+			f, err := openFleet(c, log)
 			if err != nil {
 				return err
 			}
-			defer done()
-			vms, err := m.List(c.Context)
-			if err != nil {
-				return err
+			defer f.Close()
+			vms, listErr := f.List(c.Context)
+			if listErr != nil {
+				log.Warn(listErr)
 			}
 			if jsonOutput(c) {
 				if vms == nil {
@@ -116,9 +123,13 @@ func vmListCommand(log *logrus.Logger) *cli.Command {
 			}
 			rows := make([][]string, 0, len(vms))
 			for _, v := range vms {
-				rows = append(rows, []string{v.Name, string(v.State), fmt.Sprint(v.VCPUs), fmt.Sprint(v.MemoryMiB), string(v.Meta.AccelMode), v.Meta.Created.Local().Format(time.DateTime), m.Backend().URI()})
+				pinned := "-"
+				if len(v.PinnedCPUs) > 0 {
+					pinned = hypervisor.FormatCPUSet(v.PinnedCPUs)
+				}
+				rows = append(rows, []string{v.Name, v.Host, string(v.State), fmt.Sprint(v.VCPUs), fmt.Sprint(v.MemoryMiB), pinned, string(v.Meta.AccelMode), v.Meta.Group, v.Meta.Created.Local().Format(time.DateTime)})
 			}
-			return writeTable(os.Stdout, []string{"name", "state", "vcpus", "memory MiB", "accel", "created", "host"}, rows)
+			return writeTable(os.Stdout, []string{"name", "host", "state", "vcpus", "memory MiB", "pinned", "accel", "group", "created"}, rows)
 		},
 	}
 }
@@ -133,11 +144,12 @@ func vmShowCommand(log *logrus.Logger) *cli.Command {
 			if err != nil {
 				return err
 			}
-			m, done, err := openManager(c, log)
+			f, member, err := findVM(c, log, name)
 			if err != nil {
 				return err
 			}
-			defer done()
+			defer f.Close()
+			m := member.Manager
 			v, err := m.Show(c.Context, name)
 			if err != nil {
 				return err
@@ -159,7 +171,9 @@ func vmShowCommand(log *logrus.Logger) *cli.Command {
 				{"accel", string(v.Meta.AccelMode)}, {"accel reason", v.Meta.AccelReason},
 				{"profile", v.Meta.Profile}, {"image", v.Meta.ImageDir}, {"shares", strings.Join(shares, "; ")},
 				{"created", v.Meta.Created.Local().Format(time.RFC3339)}, {"qemu pid", fmt.Sprint(v.QEMUPid)},
-				{"console log", m.ConsoleLog(v.Name)}, {"host", m.Backend().URI()},
+				{"console log", m.ConsoleLog(v.Name)}, {"host", member.Spec.Name + " (" + m.Backend().URI() + ")"},
+				{"pinned CPUs", hypervisor.FormatCPUSet(v.PinnedCPUs)}, {"memory nodes", hypervisor.FormatCPUSet(v.MemoryNodes)},
+				{"group", strings.TrimSpace(v.Meta.Group + " " + v.Meta.GroupPolicy)},
 			})
 		},
 	}
@@ -202,12 +216,12 @@ func vmExecCommand(log *logrus.Logger) *cli.Command {
 				}
 				req.Stdin = in
 			}
-			m, done, err := openManager(c, log)
+			f, member, err := findVM(c, log, name)
 			if err != nil {
 				return err
 			}
-			defer done()
-			res, err := m.Exec(c.Context, name, req, os.Stdout, os.Stderr)
+			defer f.Close()
+			res, err := member.Manager.Exec(c.Context, name, req, os.Stdout, os.Stderr)
 			if err != nil {
 				return err
 			}
@@ -242,14 +256,12 @@ func vmConsoleCommand(log *logrus.Logger) *cli.Command {
 			if err != nil {
 				return err
 			}
-			m, done, err := openManager(c, log)
+			f, member, err := findVM(c, log, name)
 			if err != nil {
 				return err
 			}
-			defer done()
-			if _, err := m.Show(c.Context, name); err != nil {
-				return err
-			}
+			defer f.Close()
+			m := member.Manager
 			if c.Bool("log") || !term.IsTerminal(int(os.Stdin.Fd())) {
 				f, err := os.Open(m.ConsoleLog(name))
 				if err != nil {
@@ -315,13 +327,13 @@ func vmStartCommand(log *logrus.Logger) *cli.Command {
 			if err != nil {
 				return err
 			}
-			m, done, err := openManager(c, log)
+			f, member, err := findVM(c, log, name)
 			if err != nil {
 				return err
 			}
-			defer done()
+			defer f.Close()
 			start := time.Now()
-			if _, err := m.Start(c.Context, name); err != nil {
+			if _, err := member.Manager.Start(c.Context, name); err != nil {
 				return err
 			}
 			fmt.Printf("vm %s ready in %s\n", name, time.Since(start).Round(time.Millisecond))
@@ -339,14 +351,19 @@ func vmStopCommand(log *logrus.Logger) *cli.Command {
 			if _, err := requireArg(c, "NAME"); err != nil {
 				return err
 			}
-			m, done, err := openManager(c, log)
+			f, err := openFleet(c, log)
 			if err != nil {
 				return err
 			}
-			defer done()
+			defer f.Close()
 			var errs []error
 			for _, name := range c.Args().Slice() {
-				res, err := m.Stop(c.Context, name)
+				member, _, err := f.Find(c.Context, name)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				res, err := member.Manager.Stop(c.Context, name)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -371,14 +388,26 @@ func vmRmCommand(log *logrus.Logger) *cli.Command {
 			if _, err := requireArg(c, "NAME"); err != nil {
 				return err
 			}
-			m, done, err := openManager(c, log)
+			f, err := openFleet(c, log)
 			if err != nil {
 				return err
 			}
-			defer done()
+			defer f.Close()
 			var errs []error
 			for _, name := range c.Args().Slice() {
-				if err := m.Remove(c.Context, name); err != nil {
+				member, _, err := f.Find(c.Context, name)
+				if errors.Is(err, hypervisor.ErrNotFound) {
+					// Still clear a leftover state directory of a VM
+					// whose domain is gone (a crashed create).
+					if m := f.Members()[0].Manager; m != nil {
+						err = m.Remove(c.Context, name)
+					}
+				}
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if err := member.Manager.Remove(c.Context, name); err != nil {
 					errs = append(errs, err)
 					continue
 				}

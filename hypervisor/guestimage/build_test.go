@@ -75,7 +75,7 @@ func TestBuild(t *testing.T) {
 	if !img.PVH || img.Kernel != filepath.Join(img.Dir, fileVmlinux) || img.BzImage != filepath.Join(img.Dir, fileBzImage) {
 		t.Errorf("PVH %v (%s), Kernel %s, BzImage %s", img.PVH, img.Manifest.PVHReason, img.Kernel, img.BzImage)
 	}
-	if img.KernelRelease != testRelease {
+	if img.KernelRelease != testRelease || img.KernelFlavor != KernelDebian {
 		t.Errorf("release = %q", img.KernelRelease)
 	}
 
@@ -83,7 +83,7 @@ func TestBuild(t *testing.T) {
 	if m.BuilderVersion != builderVersion || !strings.HasPrefix(m.Key, filepath.Base(img.Dir)) {
 		t.Errorf("manifest version %q key %q", m.BuilderVersion, m.Key)
 	}
-	if m.Kernel != (KernelInfo{Package: "linux-image-" + testRelease, Version: f.spec.version, Architecture: "amd64", Release: testRelease}) {
+	if m.Kernel != (KernelInfo{Flavor: KernelDebian, Package: "linux-image-" + testRelease, Version: f.spec.version, Architecture: "amd64", Release: testRelease}) {
 		t.Errorf("manifest kernel = %+v", m.Kernel)
 	}
 	for name, in := range map[string]InputFile{"deb": m.Inputs.KernelDeb, "agent": m.Inputs.Agent, "busybox": m.Inputs.Busybox} {

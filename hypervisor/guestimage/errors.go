@@ -21,6 +21,10 @@ var (
 	ErrUnsupportedCompression = errors.New("unsupported compression")
 	// ErrBadKernelPackage means the .deb is not a usable kernel package.
 	ErrBadKernelPackage = errors.New("bad kernel package")
+	// ErrKernelConfig means the minimal kernel's configuration is not what
+	// kernel/minimal.config asks for: an option did not stick, or the
+	// fragment itself is malformed.
+	ErrKernelConfig = errors.New("minimal kernel configuration")
 	// ErrNotBzImage means the kernel file has no x86 boot setup header.
 	ErrNotBzImage = errors.New("not a bzImage")
 )

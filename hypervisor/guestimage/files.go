@@ -1,6 +1,8 @@
 package guestimage
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,7 +14,7 @@ import (
 const (
 	fileBzImage   = "bzImage"
 	fileVmlinux   = "vmlinux"
-	fileInitramfs = "initramfs.cpio.gz"
+	fileInitramfs = "initramfs.cpio"
 	fileConfig    = "config"
 	fileManifest  = "manifest.json"
 )
@@ -79,4 +81,39 @@ func syncPath(p string) error {
 		return fmt.Errorf("sync %s: %w", p, err)
 	}
 	return nil
+}
+
+// copyFile copies src to dst, which must not exist.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := writeNewFile(dst, in); err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return nil
+}
+
+// writeJSONFile writes v, indented, as the new file path.
+func writeJSONFile(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	if err := writeNewFile(path, bytes.NewReader(append(data, '\n'))); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// linkOrCopy hard-links src as dst, or copies it when they are on different
+// filesystems (or links are refused). Used for files nobody rewrites in
+// place: a minimal kernel shared by several images.
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	return copyFile(src, dst)
 }

@@ -1,7 +1,6 @@
 package guestimage
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +32,7 @@ type cpioEntry struct {
 	link string
 }
 
-// readInitramfs decompresses and parses an initramfs.cpio.gz.
+// readInitramfs parses an initramfs.cpio.
 func readInitramfs(t *testing.T, path string) map[string]cpioEntry {
 	t.Helper()
 	f, err := os.Open(path)
@@ -41,11 +40,7 @@ func readInitramfs(t *testing.T, path string) map[string]cpioEntry {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := cpio.NewReader(zr)
+	r := cpio.NewReader(f)
 	entries := map[string]cpioEntry{}
 	for {
 		hdr, err := r.Next()
@@ -123,7 +118,7 @@ func testBuilder(t *testing.T, opts Options, fake *fakeRunner) *builder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &builder{opts: opts, log: opts.Log, cache: cache, run: fake.run, now: time.Now}
+	return &builder{opts: opts, log: opts.Log, cache: cache, run: fake.run, now: time.Now, fragment: minimalFragment}
 }
 
 // buildWith runs Build with fake standing in for busybox --list and apt.

@@ -20,6 +20,7 @@ type Image struct {
 	Config        string
 	PVH           bool
 	KernelRelease string
+	KernelFlavor  KernelFlavor
 	// Cached is true when Build found the image instead of building it.
 	Cached   bool
 	Manifest Manifest
@@ -99,7 +100,11 @@ func openImage(dir, key string) (*Image, error) {
 		Config:        filepath.Join(dir, fileConfig),
 		PVH:           m.PVH,
 		KernelRelease: m.Kernel.Release,
+		KernelFlavor:  m.Kernel.Flavor,
 		Manifest:      m,
+	}
+	if img.KernelFlavor == "" {
+		img.KernelFlavor = KernelDebian
 	}
 	img.Kernel = img.BzImage
 	if m.PVH {

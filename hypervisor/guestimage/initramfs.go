@@ -1,7 +1,6 @@
 package guestimage
 
 import (
-	"compress/gzip"
 	"fmt"
 	"io"
 	"strings"
@@ -35,15 +34,17 @@ type initramfsContent struct {
 	Modules []moduleBlob // in load order
 }
 
-// writeInitramfs writes content as a gzip-compressed newc cpio archive.
+// writeInitramfs writes content as an uncompressed newc cpio archive.
 // Entries carry uid/gid 0 and mtime 0, so the same inputs give the same
 // bytes.
+//
+// Uncompressed because the guest pays for decompression at every boot and
+// the host only once for the file: under TCG, inflating the gzip'd archive
+// (2.5 MB, 5.4 MB unpacked with the minimal kernel) took ~150 ms of a
+// 1.5 s boot, and ~90 ms with Debian's kernel. QEMU keeps a copy of the
+// initrd per VM, so this costs about 3-4 MB of host memory per VM.
 func writeInitramfs(w io.Writer, c initramfsContent) error {
-	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
-	if err != nil {
-		return err
-	}
-	cw := cpio.NewWriter(zw)
+	cw := cpio.NewWriter(w)
 	add := func(name string, mode cpio.FileMode, body []byte) error {
 		hdr := &cpio.Header{Name: name, Mode: mode, Size: int64(len(body))}
 		if err := cw.WriteHeader(hdr); err != nil {
@@ -85,9 +86,6 @@ func writeInitramfs(w io.Writer, c initramfsContent) error {
 	}
 	if err := cw.Close(); err != nil {
 		return fmt.Errorf("close initramfs cpio: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("close initramfs gzip: %w", err)
 	}
 	return nil
 }

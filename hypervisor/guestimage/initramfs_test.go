@@ -24,6 +24,9 @@ func TestWriteInitramfs(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if !bytes.HasPrefix(buf.Bytes(), []byte("070701")) {
+		t.Errorf("initramfs starts %q, want an uncompressed newc header (070701)", buf.Bytes()[:6])
+	}
 	entries := readInitramfs(t, path)
 
 	want := map[string]struct {

@@ -58,11 +58,12 @@ func (b *builder) readInputs(ctx context.Context) (inputs, error) {
 	return in, nil
 }
 
-// buildKey identifies an image by everything that determines its content.
-func buildKey(debSHA, agentSHA, busyboxSHA string, modules []string) string {
+// buildKey identifies an image by everything that determines its content;
+// kernelID is kernelRef.id().
+func buildKey(kernelID, agentSHA, busyboxSHA string, modules []string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "vmctl guestimage\nbuilder %s\ndeb %s\nagent %s\nbusybox %s\nmodules %s\n",
-		builderVersion, debSHA, agentSHA, busyboxSHA, strings.Join(modules, ","))
+	fmt.Fprintf(h, "vmctl guestimage\nbuilder %s\n%s\nagent %s\nbusybox %s\nmodules %s\n",
+		builderVersion, kernelID, agentSHA, busyboxSHA, strings.Join(modules, ","))
 	return hex.EncodeToString(h.Sum(nil))
 }
 

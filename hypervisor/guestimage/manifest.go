@@ -11,16 +11,20 @@ import (
 
 // builderVersion is part of the build key: bump it whenever the image
 // layout or content changes for the same inputs, so old images are rebuilt.
-const builderVersion = "1"
+// 2: the initramfs is uncompressed (initramfs.cpio, was initramfs.cpio.gz).
+const builderVersion = "2"
 
 // Manifest is manifest.json: what an image was built from and what it holds.
 type Manifest struct {
 	BuilderVersion string `json:"builderVersion"`
 	// Key is the full build key; the image directory is its first 16 hex.
-	Key     string        `json:"key"`
-	Kernel  KernelInfo    `json:"kernel"`
-	Inputs  Inputs        `json:"inputs"`
-	Modules ModuleSummary `json:"modules"`
+	Key    string     `json:"key"`
+	Kernel KernelInfo `json:"kernel"`
+	// KernelBuild names the minimal kernel the image was assembled from;
+	// nil for Debian's kernel.
+	KernelBuild *KernelBuildRef `json:"kernelBuild,omitempty"`
+	Inputs      Inputs          `json:"inputs"`
+	Modules     ModuleSummary   `json:"modules"`
 	// Applets is the number of busybox applet links in /bin.
 	Applets int  `json:"applets"`
 	PVH     bool `json:"pvh"`
@@ -37,17 +41,30 @@ type Manifest struct {
 	BuildSeconds float64          `json:"buildSeconds"`
 }
 
-// KernelInfo identifies the kernel package and release.
+// KernelInfo identifies the kernel package and release. For the minimal
+// kernel, Package and Version are those of the source package (empty when
+// built from another tarball).
 type KernelInfo struct {
-	Package      string `json:"package"`
-	Version      string `json:"version"`
-	Architecture string `json:"architecture"`
-	Release      string `json:"release"`
+	// Flavor is empty in manifests written before flavors existed: those
+	// are KernelDebian.
+	Flavor       KernelFlavor `json:"flavor,omitempty"`
+	Package      string       `json:"package"`
+	Version      string       `json:"version"`
+	Architecture string       `json:"architecture"`
+	Release      string       `json:"release"`
+}
+
+// KernelBuildRef points at a built minimal kernel in the kernel cache.
+type KernelBuildRef struct {
+	Key    string           `json:"key"`
+	Dir    string           `json:"dir"`
+	Source KernelSourceInfo `json:"source"`
 }
 
 // Inputs are the files an image was built from.
 type Inputs struct {
-	KernelDeb InputFile `json:"kernelDeb"`
+	// KernelDeb is empty for the minimal kernel.
+	KernelDeb InputFile `json:"kernelDeb,omitzero"`
 	Agent     InputFile `json:"agent"`
 	Busybox   InputFile `json:"busybox"`
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -17,7 +18,29 @@ const (
 	DefaultCacheDir = "/var/lib/vmctl/images"
 	// DefaultBusyboxPath is where Debian's busybox-static puts its binary.
 	DefaultBusyboxPath = "/bin/busybox"
+	// DefaultKernelCacheDir is where minimal kernels are built and kept
+	// when Options.KernelCacheDir is empty.
+	DefaultKernelCacheDir = "/var/lib/vmctl/kernels"
+	// DefaultKernelSource is the source tarball Debian's linux-source-6.1
+	// package installs; the minimal kernel is built from it.
+	DefaultKernelSource = "/usr/src/linux-source-6.1.tar.xz"
 )
+
+// KernelFlavor names where the guest kernel comes from.
+type KernelFlavor string
+
+const (
+	// KernelDebian is Debian's generic linux-image package: every driver a
+	// module, the virtio ones loaded by the agent. The default.
+	KernelDebian KernelFlavor = "debian"
+	// KernelMinimal is built from linux-source-6.1 with tinyconfig plus
+	// kernel/minimal.config: everything the guest needs built in, nothing
+	// else, no modules.
+	KernelMinimal KernelFlavor = "minimal"
+)
+
+// KernelFlavors lists the valid flavors, the default first.
+func KernelFlavors() []KernelFlavor { return []KernelFlavor{KernelDebian, KernelMinimal} }
 
 // DefaultModules returns the modules the agent needs when Options.Modules is
 // empty: virtio PCI transport, the virtio-serial console used as the agent
@@ -31,10 +54,22 @@ func DefaultModules() []string {
 type Options struct {
 	// CacheDir holds the images; DefaultCacheDir when empty.
 	CacheDir string
-	// KernelDeb is a linux-image-*.deb to take the kernel from. When empty,
-	// the package linux-image-amd64 currently depends on is fetched with
-	// apt-get download into <CacheDir>/debs (and reused from there).
+	// Kernel selects the kernel flavor; KernelDebian when empty.
+	Kernel KernelFlavor
+	// KernelDeb is a linux-image-*.deb to take the kernel from (KernelDebian
+	// only). When empty, the package linux-image-amd64 currently depends on
+	// is fetched with apt-get download into <CacheDir>/debs (and reused from
+	// there).
 	KernelDeb string
+	// KernelCacheDir holds built minimal kernels (KernelMinimal only);
+	// DefaultKernelCacheDir when empty. Shared by every image cache.
+	KernelCacheDir string
+	// KernelSource is the kernel source tarball (KernelMinimal only);
+	// DefaultKernelSource when empty.
+	KernelSource string
+	// KernelJobs is make's -j for the minimal kernel; the number of CPUs
+	// when zero.
+	KernelJobs int
 	// AgentPath is the static agent binary, installed as /init. Required.
 	AgentPath string
 	// BusyboxPath is a static busybox; DefaultBusyboxPath when empty.
@@ -47,6 +82,9 @@ type Options struct {
 	Log logrus.FieldLogger
 	// Force rebuilds even when an image with the same key exists.
 	Force bool
+	// ForceKernel also rebuilds the minimal kernel (minutes), not just the
+	// image around it.
+	ForceKernel bool
 }
 
 // withDefaults returns a copy with empty fields filled in and module names
@@ -58,6 +96,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BusyboxPath == "" {
 		o.BusyboxPath = DefaultBusyboxPath
+	}
+	if o.Kernel == "" {
+		o.Kernel = KernelDebian
+	}
+	if o.KernelCacheDir == "" {
+		o.KernelCacheDir = DefaultKernelCacheDir
+	}
+	if o.KernelSource == "" {
+		o.KernelSource = DefaultKernelSource
+	}
+	if o.KernelJobs <= 0 {
+		o.KernelJobs = runtime.NumCPU()
 	}
 	if len(o.Modules) == 0 {
 		o.Modules = DefaultModules()
@@ -88,8 +138,26 @@ func (o *Options) Validate() error {
 		errs = append(errs, checkRegularFile("agent", d.AgentPath))
 	}
 	errs = append(errs, checkRegularFile("busybox", d.BusyboxPath))
-	if d.KernelDeb != "" {
-		errs = append(errs, checkRegularFile("kernel package", d.KernelDeb))
+	switch d.Kernel {
+	case KernelDebian:
+		if d.KernelDeb != "" {
+			errs = append(errs, checkRegularFile("kernel package", d.KernelDeb))
+		}
+	case KernelMinimal:
+		if d.KernelDeb != "" {
+			errs = append(errs, fmt.Errorf("a kernel package (%s) is only used by the %q kernel, not %q", d.KernelDeb, KernelDebian, KernelMinimal))
+		}
+		if err := checkRegularFile("kernel source", d.KernelSource); err != nil {
+			if d.KernelSource == DefaultKernelSource {
+				err = fmt.Errorf("%w; install it with `apt-get install %s` (scripts/setup-host.sh does)", err, minimalSourcePackage)
+			}
+			errs = append(errs, err)
+		}
+		if _, err := filepath.Abs(d.KernelCacheDir); err != nil {
+			errs = append(errs, fmt.Errorf("kernel cache dir %q: %w", d.KernelCacheDir, err))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("kernel %q: want one of %v", d.Kernel, KernelFlavors()))
 	}
 	if _, err := filepath.Abs(d.CacheDir); err != nil {
 		errs = append(errs, fmt.Errorf("cache dir %q: %w", d.CacheDir, err))

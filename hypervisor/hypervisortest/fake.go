@@ -209,6 +209,10 @@ func (f *Fake) info(name string, d *fakeDomain) hypervisor.DomainInfo {
 	if d.def.Memory != nil {
 		info.MemoryMiB = int(d.def.Memory.Value)
 	}
+	info.Host = f.uri
+	if x, err := d.def.Marshal(); err == nil {
+		info.PinnedCPUs, info.MemoryNodes, _ = hypervisor.DomainPinning(x)
+	}
 	return info
 }
 

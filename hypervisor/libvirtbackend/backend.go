@@ -3,10 +3,9 @@ package libvirtbackend
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
@@ -36,6 +35,12 @@ func Open(ctx context.Context, uri string) (*Backend, error) {
 	}
 	return &Backend{uri: uri, conn: conn}, nil
 }
+
+// No libvirt event loop is registered, so no keepalive either: with the
+// default event loop running, a remote channel stream closed by one vmctl
+// process left the next process's first handshake blocked in send
+// (measured against a second libvirtd 9.0 over TCP). A hung remote host is
+// bounded instead by the agent's own handshake and request timeouts.
 
 func (b *Backend) URI() string { return b.uri }
 
@@ -219,8 +224,13 @@ func (b *Backend) describe(dom *libvirt.Domain, meta hypervisor.Metadata) (hyper
 	}
 	info.VCPUs = int(di.NrVirtCpu)
 	info.MemoryMiB = int(di.MaxMem / 1024)
+	info.CPUTime = time.Duration(di.CpuTime)
 	if info.State == hypervisor.StateRunning || info.State == hypervisor.StatePaused {
 		info.QEMUPid = b.qemuPid(name)
+	}
+	info.Host = b.uri
+	if x, err := dom.GetXMLDesc(libvirt.DOMAIN_XML_INACTIVE); err == nil {
+		info.PinnedCPUs, info.MemoryNodes, _ = hypervisor.DomainPinning(x)
 	}
 	return info, nil
 }
@@ -231,11 +241,7 @@ func (b *Backend) qemuPid(name string) int {
 	if !IsLocal(b.uri) {
 		return 0
 	}
-	data, err := os.ReadFile("/run/libvirt/qemu/" + name + ".pid")
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	pid, _ := hypervisor.QEMUPid(hypervisor.QEMURunDir, name)
 	return pid
 }
 

@@ -27,7 +27,8 @@ func testXML(t *testing.T, name string) string {
 		Name: name, VCPUs: 1, MemoryMiB: 128, Profile: hypervisor.ProfileFast,
 		Accel:  hypervisor.AccelChoice{Mode: hypervisor.AccelTCG, Reason: "test"},
 		Kernel: "/boot/vmlinux", Initramfs: "/boot/initrd",
-		Meta: hypervisor.Metadata{Created: time.Unix(0, 0).UTC(), Group: "g1"},
+		Meta:    hypervisor.Metadata{Created: time.Unix(0, 0).UTC(), Group: "g1"},
+		Pinning: &hypervisor.Pinning{VCPUs: []int{3}, Emulator: []int{3}, MemoryNodes: []int{1}},
 	}
 	dom, err := hypervisor.BuildDomain(spec)
 	if err != nil {
@@ -91,6 +92,9 @@ func TestLifecycleOnTestDriver(t *testing.T) {
 	if info.State != hypervisor.StateShutoff || info.Meta.Group != "g1" || info.Meta.AccelMode != hypervisor.AccelTCG {
 		t.Fatalf("lookup: %+v", info)
 	}
+	if len(info.PinnedCPUs) != 1 || info.PinnedCPUs[0] != 3 || len(info.MemoryNodes) != 1 || info.MemoryNodes[0] != 1 {
+		t.Fatalf("pinning not read back: cpus %v nodes %v", info.PinnedCPUs, info.MemoryNodes)
+	}
 	if err := b.Start(ctx, "v1"); err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +149,20 @@ func TestHostInfo(t *testing.T) {
 	}
 	if h.CPUs <= 0 || h.MemoryTotalMiB <= 0 || h.LibvirtVersion == "" {
 		t.Fatalf("incomplete host info: %+v", h)
+	}
+	// The test driver models a two-cell NUMA host.
+	if len(h.Cells) != 2 {
+		t.Fatalf("cells = %+v, want the test driver's 2 NUMA cells", h.Cells)
+	}
+	cpus := 0
+	for _, c := range h.Cells {
+		cpus += len(c.CPUs)
+		if c.MemoryMiB <= 0 {
+			t.Fatalf("cell %d without memory: %+v", c.ID, c)
+		}
+	}
+	if cpus != h.CPUs {
+		t.Fatalf("cells hold %d CPUs, host has %d", cpus, h.CPUs)
 	}
 }
 

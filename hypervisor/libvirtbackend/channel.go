@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"libvirt.org/go/libvirt"
 
@@ -75,30 +76,80 @@ func (b *Backend) openStream(name string, open func(*libvirt.Stream) error) (io.
 }
 
 // stream adapts a blocking libvirt stream to io.ReadWriteCloser.
+//
+// A Recv blocked in another goroutine still uses the stream when Close runs,
+// so Close aborts (which wakes it), waits for every call in flight and only
+// then frees. If a call never returns, the stream is leaked rather than freed
+// under it: a small leak beats a use-after-free in C.
 type stream struct {
-	st   *libvirt.Stream
-	once sync.Once
+	st *libvirt.Stream
+
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
+	once     sync.Once
+	closeErr error
 }
 
-func (s *stream) Read(p []byte) (int, error) { return s.st.Recv(p) }
+// streamDrainTimeout bounds how long Close waits for a Recv/Send to notice
+// the abort.
+const streamDrainTimeout = 5 * time.Second
+
+func (s *stream) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	if !s.enter() {
+		return 0, net.ErrClosed
+	}
+	defer s.inflight.Done()
+	n, err := s.st.Recv(p)
+	if err != nil {
+		return n, convert("channel stream recv", err)
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
 func (s *stream) Write(p []byte) (int, error) {
+	if !s.enter() {
+		return 0, net.ErrClosed
+	}
+	defer s.inflight.Done()
 	total := 0
 	for total < len(p) {
 		n, err := s.st.Send(p[total:])
 		total += n
 		if err != nil {
-			return total, err
+			return total, convert("channel stream send", err)
 		}
 	}
 	return total, nil
 }
 
 func (s *stream) Close() error {
-	var err error
 	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		// Abort, not Finish: Finish waits for the guest side to drain.
-		err = s.st.Abort()
-		s.st.Free()
+		s.closeErr = s.st.Abort()
+		done := make(chan struct{})
+		go func() { s.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+			s.st.Free()
+		case <-time.After(streamDrainTimeout):
+		}
 	})
-	return err
+	return s.closeErr
 }

@@ -3,6 +3,7 @@ package libvirtbackend
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"libvirt.org/go/libvirtxml"
@@ -40,6 +41,9 @@ func (b *Backend) Host(ctx context.Context) (hypervisor.HostInfo, error) {
 	}
 	if capsXML, err := b.conn.GetCapabilities(); err == nil {
 		var caps libvirtxml.Caps
+		if caps.Unmarshal(capsXML) == nil {
+			h.Cells = b.cells(caps, h)
+		}
 		if caps.Unmarshal(capsXML) == nil && caps.Host.CPU != nil {
 			if caps.Host.CPU.Model != "" {
 				h.CPUModel = caps.Host.CPU.Model
@@ -69,4 +73,57 @@ func (b *Backend) Host(ctx context.Context) (hypervisor.HostInfo, error) {
 
 func versionString(v uint32) string {
 	return fmt.Sprintf("%d.%d.%d", v/1000000, (v/1000)%1000, v%1000)
+}
+
+// cells reads the NUMA topology from capabilities and each cell's free
+// memory; a host that reports no topology is one cell holding every CPU.
+func (b *Backend) cells(caps libvirtxml.Caps, h hypervisor.HostInfo) []hypervisor.NUMACell {
+	var out []hypervisor.NUMACell
+	if caps.Host.NUMA != nil && caps.Host.NUMA.Cells != nil {
+		for _, c := range caps.Host.NUMA.Cells.Cells {
+			cell := hypervisor.NUMACell{ID: c.ID}
+			if c.Memory != nil {
+				cell.MemoryMiB = int(memKiB(c.Memory.Size, c.Memory.Unit) / 1024)
+			}
+			if c.CPUS != nil {
+				for _, cpu := range c.CPUS.CPUs {
+					cell.CPUs = append(cell.CPUs, cpu.ID)
+				}
+			}
+			out = append(out, cell)
+		}
+	}
+	if len(out) == 0 {
+		cell := hypervisor.NUMACell{MemoryMiB: h.MemoryTotalMiB, FreeMiB: h.MemoryFreeMiB}
+		for i := 0; i < h.CPUs; i++ {
+			cell.CPUs = append(cell.CPUs, i)
+		}
+		return []hypervisor.NUMACell{cell}
+	}
+	maxID := 0
+	for _, c := range out {
+		if c.ID > maxID {
+			maxID = c.ID
+		}
+	}
+	if free, err := b.conn.GetCellsFreeMemory(0, maxID+1); err == nil {
+		for i := range out {
+			if out[i].ID < len(free) {
+				out[i].FreeMiB = int(free[out[i].ID] / (1 << 20))
+			}
+		}
+	}
+	return out
+}
+
+func memKiB(v uint64, unit string) uint64 {
+	switch strings.ToLower(unit) {
+	case "b", "bytes":
+		return v / 1024
+	case "mib", "m":
+		return v * 1024
+	case "gib", "g":
+		return v * 1024 * 1024
+	}
+	return v // libvirt's default unit is KiB
 }

@@ -1,0 +1,62 @@
+package jobs
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// hostCPU turns /proc/stat's cumulative counters into utilisation since
+// the previous sample. Local host only: for a remote fleet it measures the
+// machine vmctl runs on, which the summary says.
+type hostCPU struct {
+	busy, total uint64
+}
+
+// sample returns host utilisation (0..1) since the last call; 0 the first
+// time or when /proc/stat cannot be read.
+func (h *hostCPU) sample() float64 {
+	busy, total, ok := readProcStat("/proc/stat")
+	if !ok {
+		return 0
+	}
+	defer func() { h.busy, h.total = busy, total }()
+	if h.total == 0 || total <= h.total {
+		return 0
+	}
+	return float64(busy-h.busy) / float64(total-h.total)
+}
+
+// readProcStat sums the aggregate "cpu" line: idle and iowait are idle,
+// everything else busy (guest time is already inside user).
+func readProcStat(path string) (busy, total uint64, ok bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 || fields[0] != "cpu" {
+			continue
+		}
+		for i, v := range fields[1:] {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return 0, 0, false
+			}
+			// guest and guest_nice (fields 9, 10) are counted in user.
+			if i >= 8 {
+				break
+			}
+			total += n
+			if i != 3 && i != 4 {
+				busy += n
+			}
+		}
+		return busy, total, true
+	}
+	return 0, 0, false
+}

@@ -1,0 +1,188 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/vmctl/vmctl/autoscale"
+)
+
+// scaler samples the pool's signals every tick, feeds the timeline and
+// metrics, and, for an autoscaled pool, acts on the controller's decision.
+type scaler struct {
+	r    *Runner
+	p    *pool
+	q    *queue
+	ctrl *autoscale.Controller // nil: fixed pool
+	tick time.Duration
+	host hostCPU
+	// rate is a short history of (time, completed) for the displayed
+	// completion rate.
+	rate []ratePoint
+	// lastCeiling is the ceiling already reported.
+	lastCeiling int
+}
+
+type ratePoint struct {
+	at   time.Time
+	done int64
+}
+
+// rateWindow is how far back the displayed completion rate looks.
+const rateWindow = 10 * time.Second
+
+func (r *Runner) newScaler(p *pool, q *queue) (*scaler, error) {
+	sc := &scaler{r: r, p: p, q: q, tick: time.Second}
+	if pol := r.Spec.Pool.Autoscale; pol != nil {
+		c, err := autoscale.New(*pol)
+		if err != nil {
+			return nil, err
+		}
+		sc.ctrl = c
+		sc.tick = c.Policy().Sync.Duration
+	}
+	return sc, nil
+}
+
+func (sc *scaler) autoscaled() bool { return sc.ctrl != nil }
+
+// initialSize is the fixed pool's size; an autoscaled pool starts at its
+// minimum (at least one VM when there is work) and grows from measurements.
+func (sc *scaler) initialSize(tasks int) int {
+	if sc.ctrl == nil {
+		return min(sc.r.Spec.Pool.Size, tasks)
+	}
+	return max(sc.ctrl.Policy().Min, min(1, tasks))
+}
+
+func (r *Runner) warmSize() int {
+	if pol := r.Spec.Pool.Autoscale; pol != nil {
+		return pol.Warm
+	}
+	return 0
+}
+
+func (sc *scaler) loop(ctx context.Context) {
+	t := time.NewTicker(sc.tick)
+	defer t.Stop()
+	for {
+		sc.step(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// step is one tick: measure, record, decide, act.
+func (sc *scaler) step(ctx context.Context) {
+	s := sc.signals(ctx)
+	if sc.r.Timeline != nil {
+		sc.r.Timeline.Sample(s)
+	}
+	if sc.r.Metrics != nil {
+		sc.r.Metrics.Observe(s)
+	}
+	if sc.ctrl == nil {
+		return
+	}
+	d := sc.ctrl.Decide(s)
+	sc.r.mu.Lock()
+	sc.r.decisions = append(sc.r.decisions, d)
+	sc.r.mu.Unlock()
+	if sc.r.Timeline != nil {
+		sc.r.Timeline.Decision(d)
+	}
+	if sc.r.Metrics != nil {
+		sc.r.Metrics.ObserveDecision(d)
+	}
+	if n, why := sc.ctrl.Ceiling(); n > 0 && n != sc.lastCeiling {
+		sc.lastCeiling = n
+		sc.r.mu.Lock()
+		sc.r.ceiling = why
+		sc.r.mu.Unlock()
+		sc.r.Log.WithField("ceiling", n).Info("throughput ceiling: " + why)
+		if sc.r.Timeline != nil {
+			sc.r.Timeline.Note(s.Time, fmt.Sprintf("ceiling %d VMs", n))
+		}
+		if sc.r.Metrics != nil {
+			sc.r.Metrics.SetCeiling(n)
+		}
+	}
+	fields := logrus.Fields{"current": d.Current, "desired": d.Desired, "backlog": s.Backlog, "in_flight": s.InFlight,
+		"ready": s.Ready, "booting": s.Booting, "busy": fmt.Sprintf("%.2f", s.BusyRatio), "rate": fmt.Sprintf("%.2f/s", s.CompletionRate)}
+	switch d.Action {
+	case autoscale.ActionScaleOut:
+		sc.r.Log.WithFields(fields).Info("scale out: " + d.Reason)
+		sc.p.add(d.Desired - d.Current)
+	case autoscale.ActionScaleIn:
+		sc.r.Log.WithFields(fields).Info("scale in: " + d.Reason)
+		sc.p.logDrained(sc.p.drain(d.Current-d.Desired), d.Reason)
+	default:
+		sc.r.Log.WithFields(fields).Debug("hold: " + d.Reason)
+	}
+}
+
+// signals measures the pool now.
+func (sc *scaler) signals(ctx context.Context) autoscale.Signals {
+	now := time.Now()
+	pending, running := sc.q.remaining()
+	ready, booting, draining, warm := sc.p.counts()
+	sc.r.mu.Lock()
+	done := sc.r.completed
+	sc.r.mu.Unlock()
+	s := autoscale.Signals{Time: now, Ready: ready, Booting: booting, Draining: draining, Warm: warm,
+		Backlog: pending, InFlight: running, Slots: sc.r.Spec.Pool.Slots, Completed: done}
+	if ready > 0 {
+		s.BusyRatio = float64(running) / float64(ready*s.Slots)
+	}
+	s.GuestCPU = sc.guestCPU(ctx, now)
+	s.HostCPU = sc.host.sample()
+	sc.rate = append(sc.rate, ratePoint{now, done})
+	for len(sc.rate) > 1 && now.Sub(sc.rate[0].at) > rateWindow {
+		sc.rate = sc.rate[1:]
+	}
+	if first := sc.rate[0]; now.Sub(first.at) > 0 {
+		s.CompletionRate = float64(done-first.done) / now.Sub(first.at).Seconds()
+	}
+	return s
+}
+
+// guestCPU is the mean utilisation of the ready members' vCPUs since the
+// previous tick, from the cumulative CPU time libvirt reports.
+func (sc *scaler) guestCPU(ctx context.Context, now time.Time) float64 {
+	sc.p.mu.Lock()
+	var ms []*member
+	for m := range sc.p.members {
+		if m.state == memberReady && m.w != nil {
+			ms = append(ms, m)
+		}
+	}
+	sc.p.mu.Unlock()
+	var sum float64
+	n := 0
+	vcpus := float64(max(1, sc.r.Spec.VM.VCPUs))
+	for _, m := range ms {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		t, err := sc.r.Provider.CPUTime(cctx, m.w)
+		cancel()
+		if err != nil {
+			continue
+		}
+		sc.p.mu.Lock()
+		if !m.lastCPUAt.IsZero() && t >= m.lastCPU {
+			sum += float64(t-m.lastCPU) / float64(now.Sub(m.lastCPUAt)) / vcpus
+			n++
+		}
+		m.lastCPU, m.lastCPUAt = t, now
+		sc.p.mu.Unlock()
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}

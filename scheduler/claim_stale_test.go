@@ -1,0 +1,107 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestReserveDropsStaleClaims(t *testing.T) {
+	self := os.Getpid()
+	selfStart, err := processStart(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name  string
+		pid   int
+		start uint64
+		age   time.Duration
+		stale bool
+	}{
+		{name: "dead process", pid: exitedPID(t), start: 12345, stale: true},
+		{name: "reused pid: same pid, other start time", pid: self, start: selfStart + 1, stale: true},
+		{name: "older than the TTL", pid: self, start: selfStart, age: 11 * time.Minute, stale: true},
+		{name: "live and young", pid: self, start: selfStart, age: 9 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			old := claim{Version: claimVersion, Host: "h1", URI: "test:///h1", VM: "ghost", VCPUs: 1, MemoryMiB: 1024, PID: tt.pid, PIDStart: tt.start, Created: t0}
+			path, err := writeClaim(dir, old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newTestStore(t, dir, WithClock(func() time.Time { return t0.Add(tt.age) }))
+			_, rel, err := s.Reserve(context.Background(), staticInventory(smallHost()), vmReq("new", 1024), DefaultPolicy())
+			_, statErr := os.Stat(path)
+			if tt.stale {
+				if err != nil {
+					t.Fatalf("stale claim still counted: %v", err)
+				}
+				rel()
+				if !errors.Is(statErr, os.ErrNotExist) {
+					t.Fatalf("stale claim file not removed: %v", statErr)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNoValidHost) {
+				t.Fatalf("live claim ignored: %v", err)
+			}
+			if statErr != nil {
+				t.Fatalf("live claim file removed: %v", statErr)
+			}
+		})
+	}
+}
+
+func TestReserveRemovesJunk(t *testing.T) {
+	dir := t.TempDir()
+	junk := []string{".1-2-abc.claim.tmp", "broken.claim"}
+	for _, j := range junk {
+		if err := os.WriteFile(filepath.Join(dir, j), []byte("{not json"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := filepath.Join(dir, "README")
+	if err := os.WriteFile(keep, []byte("not a claim"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newTestStore(t, dir)
+	_, rel, err := s.Reserve(context.Background(), staticInventory(smallHost()), vmReq("a", 1024), DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel()
+	for _, j := range junk {
+		if _, err := os.Stat(filepath.Join(dir, j)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s not removed: %v", j, err)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("unrelated file removed: %v", err)
+	}
+}
+
+func TestReserveLivenessIsInjectable(t *testing.T) {
+	dir := t.TempDir()
+	var asked atomic.Int32
+	dead := WithLiveness(func(pid int, start uint64) bool { asked.Add(1); return false })
+	holder := newTestStore(t, dir)
+	_, rel, err := holder.Reserve(context.Background(), staticInventory(smallHost()), vmReq("a", 1024), DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rel()
+	s := newTestStore(t, dir, dead)
+	_, rel2, err := s.Reserve(context.Background(), staticInventory(smallHost()), vmReq("b", 1024), DefaultPolicy())
+	if err != nil || asked.Load() == 0 {
+		t.Fatalf("err %v, liveness asked %d times", err, asked.Load())
+	}
+	rel2()
+}

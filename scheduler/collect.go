@@ -1,0 +1,44 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vmctl/vmctl/hypervisor"
+)
+
+// collect builds the scheduler's view of one reachable host from its
+// backend: topology and free memory from libvirt, usage from the vmctl VMs
+// there (their definitions, so stopped VMs keep their claim on memory and
+// pinned CPUs: they can be started again).
+func collect(ctx context.Context, m *Member) Host {
+	h := Host{Name: m.Spec.Name, URI: m.Spec.URI, Limits: m.Spec.Limits}
+	if m.Err != nil {
+		h.Err = m.Err.Error()
+		return h
+	}
+	info, err := m.Backend.Host(ctx)
+	if err != nil {
+		h.Err = fmt.Sprintf("host info: %v", err)
+		return h
+	}
+	h.CPUs, h.MemoryTotalMiB, h.MemoryFreeMiB = info.CPUs, info.MemoryTotalMiB, info.MemoryFreeMiB
+	for _, c := range info.Cells {
+		h.Cells = append(h.Cells, Cell{ID: c.ID, CPUs: c.CPUs, MemoryMiB: c.MemoryMiB, FreeMiB: c.FreeMiB})
+	}
+	if choice, err := m.Manager.ChooseAccel(ctx, hypervisor.AccelAuto); err == nil {
+		h.KVM = choice.Mode == hypervisor.AccelKVM
+		h.KVMReason = choice.Reason
+	} else {
+		h.KVMReason = err.Error()
+	}
+	vms, err := m.Backend.List(ctx)
+	if err != nil {
+		h.Err = fmt.Sprintf("list vms: %v", err)
+		return h
+	}
+	for _, v := range vms {
+		h.VMs = append(h.VMs, VM{Name: v.Name, VCPUs: v.VCPUs, MemoryMiB: v.MemoryMiB, PinnedCPUs: v.PinnedCPUs, Cells: v.MemoryNodes, Group: v.Meta.Group})
+	}
+	return h
+}
