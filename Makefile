@@ -16,7 +16,7 @@ AGENT_FLAGS := -trimpath -buildvcs=false -ldflags "-s -w"
 
 export PATH := $(dir $(GO)):$(PATH)
 
-.PHONY: all build setup image image-minimal demo test test-unit test-integration fuzz bench-boot clean
+.PHONY: all build setup image image-minimal demo test test-unit test-integration fuzz bench-boot bench-density bench-parallel clean
 
 all: build
 
@@ -51,8 +51,18 @@ test-integration: image image-minimal
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 30s ./agent
 
-bench-boot: image
-	$(BIN)/vmctl bench boot --count 5
+# vmctl's boot (minimal kernel, PVH, trimmed devices) against a stock
+# libvirt boot of Debian's kernel (q35, bzImage, SeaBIOS), alternated.
+bench-boot: image image-minimal
+	$(BIN)/vmctl --image-dir $(MINIMAL_IMAGE_DIR) bench boot --count 5 --stock-image-dir $(IMAGE_DIR)
+
+# 50 idle minimal-kernel VMs: per-VM PSS, idle CPU, ping p99 at each count.
+bench-density: image-minimal
+	$(BIN)/vmctl --image-dir $(MINIMAL_IMAGE_DIR) bench density --max 50 --degrade 100 --settle 3s
+
+# Time to N VMs ready from zero against N × single-boot CPU / cores.
+bench-parallel: image-minimal
+	$(BIN)/vmctl --image-dir $(MINIMAL_IMAGE_DIR) bench parallel --counts 1,2,4,8,16
 
 clean:
 	rm -rf $(BIN)

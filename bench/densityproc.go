@@ -3,7 +3,9 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -133,4 +135,39 @@ func clipStat(b []byte) string {
 		b = b[:80]
 	}
 	return string(b)
+}
+
+// CommandsCPUTime sums CPU time over every process whose command name
+// (/proc/PID/comm) is one of names: the libvirt daemons, which have no
+// pid file in a known place when started by hand. A process that exits
+// while being read is skipped.
+func (p ProcFS) CommandsCPUTime(names ...string) (time.Duration, error) {
+	entries, err := os.ReadDir(p.Root)
+	if err != nil {
+		return 0, fmt.Errorf("list processes: %w", err)
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var total time.Duration
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join(p.Root, e.Name(), "comm"))
+		if err != nil || !want[strings.TrimSpace(string(comm))] {
+			continue
+		}
+		t, err := p.CPUTime(pid)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		total += t
+	}
+	return total, nil
 }

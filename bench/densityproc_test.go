@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -116,5 +117,25 @@ func TestProcFSReadsThisProcess(t *testing.T) {
 	}
 	if a, err := p.MemAvailable(); err != nil || a == 0 {
 		t.Errorf("MemAvailable = %d, %v", a, err)
+	}
+}
+
+func TestProcFSCommandsCPUTime(t *testing.T) {
+	stat := func(utime, stime int) string {
+		return "1 (x) S 0 0 0 0 -1 0 0 0 0 0 " + strconv.Itoa(utime) + " " + strconv.Itoa(stime) + " 0 0 20 0 1 0 0 0 0\n"
+	}
+	p := procTree(t, map[string]string{
+		"10/comm": "libvirtd\n", "10/stat": stat(150, 50),
+		"11/comm": "virtlogd\n", "11/stat": stat(3, 2),
+		"12/comm": "qemu-system-x86\n", "12/stat": stat(900, 100),
+		"13/comm": "libvirtd\n", // exited between listing and reading its stat
+		"meminfo": "MemAvailable: 1 kB\n",
+	})
+	got, err := p.CommandsCPUTime("libvirtd", "virtlogd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2050 * time.Millisecond; got != want {
+		t.Fatalf("got %s, want %s (libvirtd 2 s + virtlogd 50 ms, not QEMU)", got, want)
 	}
 }

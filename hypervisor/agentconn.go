@@ -20,11 +20,33 @@ var ErrGuestStopped = errors.New("guest stopped before its agent answered")
 
 // Agent opens a connection to a running VM's agent and performs the hello
 // handshake. The caller closes the client.
+//
+// The port is one byte stream that the guest sees close and reopen
+// through asynchronous virtio-serial events: on a loaded host a hello sent
+// right after an earlier connection closed can be lost in the switch. A
+// new connection makes the guest start over, so an attempt that gets no
+// answer is retried, all within Timeouts.Handshake.
 func (m *Manager) Agent(ctx context.Context, name string) (*agent.Client, error) {
 	hctx, cancel := context.WithTimeout(ctx, m.cfg.Timeouts.Handshake)
 	defer cancel()
-	return m.connectAgent(hctx, name)
+	attempt := min(agentAttempt, m.cfg.Timeouts.Handshake/4)
+	for {
+		actx, acancel := context.WithTimeout(hctx, attempt)
+		c, err := m.connectAgent(actx, name)
+		acancel()
+		if err == nil || hctx.Err() != nil || !errors.Is(err, agent.ErrHandshake) || errors.Is(err, agent.ErrVersionMismatch) {
+			return c, err
+		}
+		// A slow guest gets longer each time; a lost hello is noticed
+		// after the first.
+		attempt *= 2
+	}
 }
+
+// agentAttempt is one handshake attempt's first bound (at most a quarter
+// of the whole): the guest answers within milliseconds when idle and
+// within a second under heavy load.
+const agentAttempt = 2 * time.Second
 
 func (m *Manager) connectAgent(ctx context.Context, name string) (*agent.Client, error) {
 	dial := func(ctx context.Context) (io.ReadWriteCloser, error) {
@@ -41,6 +63,19 @@ func (m *Manager) connectAgent(ctx context.Context, name string) (*agent.Client,
 // Timeouts.AgentReady and ctx. A guest that stops on the way (kernel panic,
 // agent crash) ends the wait at once with the tail of its console log.
 func (m *Manager) WaitReady(ctx context.Context, name string) (*AgentHello, error) {
+	c, err := m.waitAgent(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	hello := c.Hello()
+	c.Close()
+	return &hello, nil
+}
+
+// waitAgent is WaitReady returning the connection it made, for a caller
+// with more to say: every reconnection costs a guest round trip and risks
+// the lost hello Agent guards against.
+func (m *Manager) waitAgent(ctx context.Context, name string) (*agent.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeouts.AgentReady)
 	defer cancel()
 	// One attempt stays open for up to a second: the hello sits in the
@@ -63,9 +98,7 @@ func (m *Manager) WaitReady(ctx context.Context, name string) (*AgentHello, erro
 			c, err := m.connectAgent(actx, name)
 			acancel()
 			if err == nil {
-				hello := c.Hello()
-				c.Close()
-				return &hello, nil
+				return c, nil
 			}
 			lastErr = err
 		}
@@ -94,15 +127,7 @@ func (m *Manager) consoleTail(name string) string {
 	return "\nlast console lines:\n  " + strings.Join(lines, "\n  ")
 }
 
-func (m *Manager) mountShares(ctx context.Context, name string, shares []Share) error {
-	if len(shares) == 0 {
-		return nil
-	}
-	c, err := m.Agent(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+func (m *Manager) mountShares(ctx context.Context, c *agent.Client, shares []Share) error {
 	for _, sh := range shares {
 		cctx, cancel := context.WithTimeout(ctx, m.cfg.Timeouts.Call)
 		ro := !sh.Writable

@@ -107,6 +107,9 @@ type HostInfo struct {
 	// KVMDevice reports whether /dev/kvm is usable by the hypervisor,
 	// as far as the backend can tell.
 	KVMDevice bool
+	// TSCKHz is the host's TSC frequency as libvirt reports it (0 when
+	// unknown).
+	TSCKHz int
 	// Cells is the NUMA topology; a host without NUMA reports one cell.
 	Cells  []NUMACell
 	Probed time.Time

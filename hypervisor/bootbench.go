@@ -16,6 +16,10 @@ type BootBenchOptions struct {
 	MemoryMiB int
 	Accel     Accel
 	Image     BootImage
+	// StockImage, if set, is what the stock profile boots: the reference
+	// is a stock libvirt boot of the distribution's kernel, whichever
+	// kernel vmctl's own profile runs.
+	StockImage *BootImage
 	// Profiles to measure, in alternation so drift hits each equally.
 	Profiles []BootProfile
 	// Progress, if set, is called after each boot.
@@ -43,11 +47,13 @@ type BootSummary struct {
 
 // BootBenchResult holds every sample and the per-profile summaries.
 type BootBenchResult struct {
-	Accel   AccelChoice   `json:"accel"`
-	Kernel  string        `json:"kernel_release"`
-	PVH     bool          `json:"pvh"`
-	Samples []BootSample  `json:"samples"`
-	Summary []BootSummary `json:"summary"`
+	Accel  AccelChoice `json:"accel"`
+	Kernel string      `json:"kernel_release"`
+	PVH    bool        `json:"pvh"`
+	// StockKernel is the kernel the stock profile booted.
+	StockKernel string        `json:"stock_kernel_release"`
+	Samples     []BootSample  `json:"samples"`
+	Summary     []BootSummary `json:"summary"`
 	// Ratio is fast p50 / stock p50 when both were measured.
 	Ratio float64 `json:"ratio_p50,omitempty"`
 }
@@ -65,11 +71,19 @@ func (m *Manager) BootBench(ctx context.Context, o BootBenchOptions) (*BootBench
 	if err != nil {
 		return nil, err
 	}
-	res := &BootBenchResult{Accel: accel, Kernel: o.Image.Release, PVH: o.Image.PVH}
+	stock := o.Image
+	if o.StockImage != nil {
+		stock = *o.StockImage
+	}
+	res := &BootBenchResult{Accel: accel, Kernel: o.Image.Release, PVH: o.Image.PVH, StockKernel: stock.Release}
 	for i := 0; i < o.Count; i++ {
 		for _, p := range o.Profiles {
 			name := fmt.Sprintf("vmctl-bench-%d-%s-%d", os.Getpid(), p, i)
-			cr, err := m.Create(ctx, CreateRequest{Name: name, VCPUs: o.VCPUs, MemoryMiB: o.MemoryMiB, Accel: accel.Mode, Image: o.Image, Profile: p})
+			img := o.Image
+			if p == ProfileStock {
+				img = stock
+			}
+			cr, err := m.Create(ctx, CreateRequest{Name: name, VCPUs: o.VCPUs, MemoryMiB: o.MemoryMiB, Accel: accel.Mode, Image: img, Profile: p})
 			if err != nil {
 				return nil, fmt.Errorf("boot %d (%s): %w", i, p, err)
 			}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/vmctl/vmctl/agent"
 )
 
 // CreateRequest asks for one VM.
@@ -29,6 +31,9 @@ type CreateRequest struct {
 	Job string
 	// ScratchMiB adds an empty raw disk of this size as /dev/vda.
 	ScratchMiB int
+	// KeepAgent hands the connection Create made to the agent to the
+	// caller (CreateResult.Agent) instead of closing it.
+	KeepAgent bool
 }
 
 // CreateResult reports what was created and how long it took.
@@ -39,6 +44,9 @@ type CreateResult struct {
 	Ready time.Duration
 	// Hello is what the agent said when it answered.
 	Hello *AgentHello
+	// Agent is the open agent connection when the request set KeepAgent;
+	// the caller closes it.
+	Agent *agent.Client `json:"-"`
 }
 
 // ChooseAccel decides the acceleration for this manager's host: the local
@@ -118,9 +126,14 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("create %s: %w", req.Name, err)
 	}
-	if err := m.checkMemory(ctx, req.MemoryMiB); err != nil {
+	host, err := m.backend.Host(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", req.Name, err)
 	}
+	if err := m.checkMemory(host, req.MemoryMiB); err != nil {
+		return nil, fmt.Errorf("create %s: %w", req.Name, err)
+	}
+	spec.TSCKHz = host.TSCKHz
 	domXML, err := DomainXML(spec)
 	if err != nil {
 		return nil, err
@@ -179,13 +192,21 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 	m.log.WithFields(map[string]any{"vm": req.Name, "accel": accel.Mode, "profile": req.Profile}).Debug("domain started")
 	res = &CreateResult{Accel: accel}
 	if !req.NoWait {
-		hello, err := m.WaitReady(ctx, req.Name)
+		c, err := m.waitAgent(ctx, req.Name)
 		if err != nil {
 			return nil, fmt.Errorf("create %s: %w", req.Name, err)
 		}
 		res.Ready = m.now().Sub(start)
-		res.Hello = hello
-		if err := m.mountShares(ctx, req.Name, req.Shares); err != nil {
+		hello := c.Hello()
+		res.Hello = &hello
+		defer func() {
+			if req.KeepAgent && err == nil {
+				res.Agent = c
+				return
+			}
+			c.Close()
+		}()
+		if err := m.mountShares(ctx, c, req.Shares); err != nil {
 			return nil, fmt.Errorf("create %s: %w", req.Name, err)
 		}
 	}
@@ -195,11 +216,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 	return res, nil
 }
 
-func (m *Manager) checkMemory(ctx context.Context, memMiB int) error {
-	h, err := m.backend.Host(ctx)
-	if err != nil {
-		return err
-	}
+func (m *Manager) checkMemory(h HostInfo, memMiB int) error {
 	avail := h.MemoryFreeMiB - m.cfg.MemoryReserveMiB
 	if memMiB > avail {
 		return fmt.Errorf("%w: %d MiB requested, host %s has %d MiB free of which %d MiB is reserved; use a smaller --memory or free memory",

@@ -22,6 +22,7 @@ func goldenSpec(t *testing.T) VMSpec {
 		Accel:   AccelChoice{Mode: AccelTCG, Reason: "TCG emulation: test"},
 		Profile: ProfileFast, Kernel: "/var/lib/vmctl/images/x/vmlinux", Initramfs: "/var/lib/vmctl/images/x/initramfs.cpio.gz",
 		ConsoleLog: "/var/lib/vmctl/vms/golden/console.log",
+		TSCKHz:     2596150,
 		Shares:     []Share{{HostDir: share, Tag: "data"}},
 		Meta:       Metadata{Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), ImageDir: "/var/lib/vmctl/images/x", StateDir: "/var/lib/vmctl/vms/golden"},
 	}
@@ -214,5 +215,37 @@ func TestDomainPinningRoundTrip(t *testing.T) {
 	spec.Pinning = &Pinning{VCPUs: []int{1, 1}, Emulator: []int{1}}
 	if err := spec.Validate(); !errors.Is(err, ErrInvalidSpec) {
 		t.Fatalf("CPU given twice: err = %v", err)
+	}
+}
+
+// The APIC-timer shortcut is for emulation only; a stock boot stays stock
+// and extra arguments are appended as given, and validated.
+func TestKernelArgsByAccelAndProfile(t *testing.T) {
+	for _, tt := range []struct {
+		mode    Accel
+		profile BootProfile
+		want    bool
+	}{{AccelTCG, ProfileFast, true}, {AccelKVM, ProfileFast, false}, {AccelTCG, ProfileStock, false}} {
+		s := goldenSpec(t)
+		s.Accel.Mode, s.Profile, s.ExtraKernelArgs = tt.mode, tt.profile, "loglevel=7"
+		args := s.KernelArgs()
+		if got := strings.Contains(args, "nolapic_timer"); got != tt.want {
+			t.Errorf("%s/%s: nolapic_timer %v in %q, want %v", tt.mode, tt.profile, got, args, tt.want)
+		}
+		// The host's TSC frequency only means something to a TCG guest,
+		// whose TSC is the host's.
+		if got := strings.Contains(args, "tsc_early_khz=2596150"); got != tt.want {
+			t.Errorf("%s/%s: tsc_early_khz %v in %q, want %v", tt.mode, tt.profile, got, args, tt.want)
+		}
+		if !strings.HasSuffix(args, " loglevel=7") {
+			t.Errorf("%s/%s: extra args not appended: %q", tt.mode, tt.profile, args)
+		}
+	}
+	s := goldenSpec(t)
+	for _, bad := range []string{"a\nb", strings.Repeat("x", MaxKernelArgs+1)} {
+		s.ExtraKernelArgs = bad
+		if err := s.Validate(); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("kernel args %.20q: got %v, want ErrInvalidSpec", bad, err)
+		}
 	}
 }

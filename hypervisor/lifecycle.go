@@ -53,11 +53,13 @@ func (m *Manager) Start(ctx context.Context, name string) (*AgentHello, error) {
 	if err := m.backend.Start(ctx, name); err != nil {
 		return nil, err
 	}
-	hello, err := m.WaitReady(ctx, name)
+	c, err := m.waitAgent(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	return hello, m.mountShares(ctx, name, info.Meta.Shares)
+	defer c.Close()
+	hello := c.Hello()
+	return &hello, m.mountShares(ctx, c, info.Meta.Shares)
 }
 
 // StopResult says how a VM stopped.

@@ -19,7 +19,7 @@ type Timeouts struct {
 	// AgentReady bounds create-to-agent-ready. TCG boots take seconds;
 	// the default leaves room for a loaded CI machine.
 	AgentReady time.Duration
-	// Handshake bounds one connect+hello attempt to a running agent.
+	// Handshake bounds connecting to a running agent, retries included.
 	Handshake time.Duration
 	// Poweroff bounds the wait for a clean guest poweroff before vm stop
 	// falls back to a forced destroy.

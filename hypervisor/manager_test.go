@@ -378,3 +378,81 @@ func TestScratchDiskLivesAndDiesWithTheVM(t *testing.T) {
 		t.Fatalf("negative scratch: %v", err)
 	}
 }
+
+// countDials wraps the fake's agent dialer and counts connections.
+func (e *env) countDials() *int {
+	var n int
+	dial := e.fake.AgentConn
+	e.fake.AgentConn = func(name string) (io.ReadWriteCloser, error) {
+		e.mu.Lock()
+		n++
+		e.mu.Unlock()
+		return dial(name)
+	}
+	return &n
+}
+
+func TestCreateKeepsItsAgentConnection(t *testing.T) {
+	e := newEnv(t)
+	dials := e.countDials()
+	share := t.TempDir()
+	os.Chmod(filepath.Dir(share), 0o755)
+	req := e.req("kept")
+	req.Shares = []hypervisor.Share{{HostDir: share, Tag: "data"}}
+	req.KeepAgent = true
+	res, err := e.mgr.Create(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Agent == nil {
+		t.Fatal("KeepAgent: no connection in the result")
+	}
+	defer res.Agent.Close()
+	if err := res.Agent.Ping(context.Background()); err != nil {
+		t.Fatalf("kept connection: %v", err)
+	}
+	// Waiting, mounting and handing over share one connection.
+	if *dials != 1 || len(e.guests["kept"].mounts) != 1 {
+		t.Fatalf("%d agent connections, %d mounts: want 1 and 1", *dials, len(e.guests["kept"].mounts))
+	}
+
+	plain, err := e.mgr.Create(context.Background(), e.req("plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Agent != nil {
+		t.Fatal("without KeepAgent the connection must be closed, not returned")
+	}
+}
+
+// TestAgentRetriesALostHello: a first connection whose hello the guest
+// never sees (lost while the port switched connections) must not fail the
+// call while time remains; a second connection gets the answer.
+func TestAgentRetriesALostHello(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.mgr.Create(context.Background(), e.req("a")); err != nil {
+		t.Fatal(err)
+	}
+	dial := e.fake.AgentConn
+	var mu sync.Mutex
+	lost := 0
+	e.fake.AgentConn = func(name string) (io.ReadWriteCloser, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if lost == 0 {
+			lost++
+			host, guestEnd := net.Pipe()
+			go io.Copy(io.Discard, guestEnd) // swallows the hello
+			return host, nil
+		}
+		return dial(name)
+	}
+	c, err := e.mgr.Agent(context.Background(), "a")
+	if err != nil {
+		t.Fatalf("agent after a lost hello: %v", err)
+	}
+	defer c.Close()
+	if lost != 1 {
+		t.Fatalf("the lossy connection was not tried first")
+	}
+}

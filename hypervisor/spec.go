@@ -93,6 +93,15 @@ func (s Share) Validate() error {
 	return nil
 }
 
+// MaxTBCacheMiB bounds the TCG translation cache: QEMU's own default is
+// 1 GiB, and a cache larger than guest code can fill only wastes address
+// space.
+const MaxTBCacheMiB = 2048
+
+// MaxKernelArgs bounds the extra kernel command line, leaving room in the
+// kernel's 2048 bytes for the profile's own arguments.
+const MaxKernelArgs = 1024
+
 // BootProfile selects how the domain is shaped.
 type BootProfile string
 
@@ -121,6 +130,11 @@ type VMSpec struct {
 	Initramfs string
 	// ExtraKernelArgs are appended to the profile's command line.
 	ExtraKernelArgs string
+	// TSCKHz is the host's TSC frequency. Under TCG the guest's TSC is the
+	// host's, read through; telling the guest its frequency spares a
+	// calibration against the emulated PIT that fails under emulation and
+	// leaves a guest without ACPI timers on the 4 ms jiffies clock.
+	TSCKHz int
 	// ConsoleLog receives the serial console (written by virtlogd).
 	ConsoleLog string
 	// TBCacheMiB sets QEMU's TCG translation cache; 0 keeps QEMU's default.
@@ -184,8 +198,11 @@ func (s *VMSpec) Validate() error {
 	default:
 		return fmt.Errorf("%w: boot profile %q: use fast or stock", ErrInvalidSpec, s.Profile)
 	}
-	if s.TBCacheMiB < 0 {
-		return fmt.Errorf("%w: tb-cache %d MiB must not be negative", ErrInvalidSpec, s.TBCacheMiB)
+	if len(s.ExtraKernelArgs) > MaxKernelArgs || strings.ContainsAny(s.ExtraKernelArgs, "\x00\n\r") {
+		return fmt.Errorf("%w: kernel args: at most %d bytes on one line (the guest kernel's command line holds 2048 in all)", ErrInvalidSpec, MaxKernelArgs)
+	}
+	if s.TBCacheMiB < 0 || s.TBCacheMiB > MaxTBCacheMiB {
+		return fmt.Errorf("%w: tb-cache %d MiB: use 0 (QEMU's default) to %d", ErrInvalidSpec, s.TBCacheMiB, MaxTBCacheMiB)
 	}
 	if s.Pinning != nil {
 		if err := s.Pinning.Validate(s.VCPUs); err != nil {

@@ -37,12 +37,15 @@ type Spec struct {
 
 // VMTemplate is every worker VM of the pool.
 type VMTemplate struct {
-	VCPUs      int         `yaml:"vcpus" json:"vcpus"`
-	MemoryMiB  int         `yaml:"memory_mib" json:"memory_mib"`
-	Accel      string      `yaml:"accel" json:"accel"` // auto | kvm | tcg
-	Pin        bool        `yaml:"pin" json:"pin"`
-	Image      string      `yaml:"image,omitempty" json:"image,omitempty"` // empty: the current cached image
-	ScratchMiB int         `yaml:"scratch_mib,omitempty" json:"scratch_mib,omitempty"`
+	VCPUs      int    `yaml:"vcpus" json:"vcpus"`
+	MemoryMiB  int    `yaml:"memory_mib" json:"memory_mib"`
+	Accel      string `yaml:"accel" json:"accel"` // auto | kvm | tcg
+	Pin        bool   `yaml:"pin" json:"pin"`
+	Image      string `yaml:"image,omitempty" json:"image,omitempty"` // empty: the current cached image
+	ScratchMiB int    `yaml:"scratch_mib,omitempty" json:"scratch_mib,omitempty"`
+	// TBCacheMiB caps QEMU's TCG translation cache (ignored under KVM);
+	// 0 keeps vmctl's default.
+	TBCacheMiB int         `yaml:"tb_cache_mib,omitempty" json:"tb_cache_mib,omitempty"`
 	Shares     []ShareSpec `yaml:"shares,omitempty" json:"shares,omitempty"`
 }
 

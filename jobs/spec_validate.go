@@ -90,6 +90,9 @@ func (s *Spec) validateVM() problems {
 	if vm.ScratchMiB < 0 || vm.ScratchMiB > MaxScratchMiB {
 		errs.add("vm.scratch_mib", "must be between 0 (no scratch disk) and %d (got %d)", MaxScratchMiB, vm.ScratchMiB)
 	}
+	if vm.TBCacheMiB < 0 || vm.TBCacheMiB > hypervisor.MaxTBCacheMiB {
+		errs.add("vm.tb_cache_mib", "must be between 0 (vmctl's default) and %d (got %d)", hypervisor.MaxTBCacheMiB, vm.TBCacheMiB)
+	}
 	if vm.Image != "" {
 		if msg := checkDir(vm.Image); msg != "" {
 			errs.add("vm.image", "%s: give a directory made by the image build, or leave image out to use the current cached one", msg)

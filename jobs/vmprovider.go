@@ -41,7 +41,7 @@ func (v *VMProvider) createRequest(name string) (hypervisor.CreateRequest, error
 	}
 	req := hypervisor.CreateRequest{
 		Name: name, VCPUs: t.VCPUs, MemoryMiB: t.MemoryMiB, Accel: accel, Image: v.Image,
-		Job: v.JobID, ScratchMiB: t.ScratchMiB,
+		Job: v.JobID, ScratchMiB: t.ScratchMiB, TBCacheMiB: t.TBCacheMiB,
 	}
 	if v.Spec.Inputs != "" {
 		req.Shares = append(req.Shares, hypervisor.Share{HostDir: v.Spec.Inputs, Tag: "inputs"})
@@ -57,19 +57,21 @@ func (v *VMProvider) Start(ctx context.Context, name string) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The worker keeps the connection create made: reconnecting at once
+	// would cost a round trip and race the guest's view of the port.
+	creq.KeepAgent = true
 	res, err := v.Fleet.Create(ctx, v.Claims, v.Policy, scheduler.Request{Pin: v.Spec.VM.Pin}, creq)
 	if err != nil {
 		return nil, err
 	}
-	m := v.Fleet.Member(res.Host)
-	c, err := m.Manager.Agent(ctx, name)
-	if err != nil {
+	if res.Agent == nil {
+		m := v.Fleet.Member(res.Host)
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		m.Manager.Remove(rctx, name)
-		return nil, err
+		return nil, fmt.Errorf("start %s: create returned no agent connection", name)
 	}
-	return &Worker{Name: name, Host: res.Host, Client: c, InputsRoot: guestInputs, OutputRoot: guestOutputs, AgentPath: GuestAgentPath}, nil
+	return &Worker{Name: name, Host: res.Host, Client: res.Agent, InputsRoot: guestInputs, OutputRoot: guestOutputs, AgentPath: GuestAgentPath}, nil
 }
 
 func (v *VMProvider) Stop(ctx context.Context, w *Worker) error {

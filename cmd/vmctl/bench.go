@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmctl/vmctl/hypervisor"
+	"github.com/vmctl/vmctl/hypervisor/guestimage"
 )
 
 func benchCommand(log *logrus.Logger) *cli.Command {
@@ -21,6 +23,7 @@ func benchCommand(log *logrus.Logger) *cli.Command {
 			benchOverheadCommand(log),
 			benchCompareCommand(),
 			benchDensityCommand(log),
+			benchParallelCommand(log),
 			{
 				Name:  "boot",
 				Usage: "create-to-agent-ready time of vmctl's boot against a stock libvirt direct-kernel boot, in one run",
@@ -30,6 +33,7 @@ func benchCommand(log *logrus.Logger) *cli.Command {
 					&cli.IntFlag{Name: "memory", Value: 256, Usage: "guest memory in `MiB`"},
 					&cli.StringFlag{Name: "accel", Value: "auto"},
 					&cli.StringSliceFlag{Name: "profile", Value: cli.NewStringSlice("fast", "stock"), Usage: "profiles to measure (fast, stock)"},
+					&cli.StringFlag{Name: "stock-image-dir", Value: defaultImageDir, Usage: "image `DIR` the stock profile boots: Debian's kernel as a plain libvirt boot would run it, whichever kernel --image-dir holds"},
 				},
 				Action: func(c *cli.Context) error {
 					accel, err := hypervisor.ParseAccel(c.String("accel"))
@@ -37,6 +41,10 @@ func benchCommand(log *logrus.Logger) *cli.Command {
 						return err
 					}
 					img, err := loadImage(c)
+					if err != nil {
+						return err
+					}
+					stock, err := loadStockImage(c, img)
 					if err != nil {
 						return err
 					}
@@ -51,7 +59,7 @@ func benchCommand(log *logrus.Logger) *cli.Command {
 					defer done()
 					res, err := m.BootBench(c.Context, hypervisor.BootBenchOptions{
 						Count: c.Int("count"), VCPUs: c.Int("vcpus"), MemoryMiB: c.Int("memory"),
-						Accel: accel, Image: img, Profiles: profiles,
+						Accel: accel, Image: img, StockImage: &stock, Profiles: profiles,
 						Progress: func(p hypervisor.BootProfile, i int, d time.Duration) {
 							fmt.Fprintf(os.Stderr, "boot %d/%d %-5s %s\n", i+1, c.Int("count"), p, d.Round(time.Millisecond))
 						},
@@ -62,7 +70,7 @@ func benchCommand(log *logrus.Logger) *cli.Command {
 					if jsonOutput(c) {
 						return writeJSON(os.Stdout, res)
 					}
-					fmt.Printf("acceleration: %s (%s)\nkernel %s, PVH available: %v\n", res.Accel.Mode, res.Accel.Reason, res.Kernel, res.PVH)
+					fmt.Printf("acceleration: %s (%s)\nfast: kernel %s, PVH available: %v; stock: kernel %s\n", res.Accel.Mode, res.Accel.Reason, res.Kernel, res.PVH, res.StockKernel)
 					rows := [][]string{}
 					for _, s := range res.Summary {
 						rows = append(rows, []string{string(s.Profile), fmt.Sprint(s.N), ms(s.P50), ms(s.P90), ms(s.Min), ms(s.Max)})
@@ -78,6 +86,20 @@ func benchCommand(log *logrus.Logger) *cli.Command {
 			},
 		},
 	}
+}
+
+// loadStockImage loads the stock profile's image; the same directory as
+// --image-dir is the image already loaded.
+func loadStockImage(c *cli.Context, img hypervisor.BootImage) (hypervisor.BootImage, error) {
+	dir := c.String("stock-image-dir")
+	if filepath.Clean(dir) == filepath.Clean(c.String("image-dir")) {
+		return img, nil
+	}
+	im, err := guestimage.Load(dir)
+	if err != nil {
+		return hypervisor.BootImage{}, fmt.Errorf("stock profile's image: %w; build it with `vmctl --image-dir %s image build`, or pass --stock-image-dir", err, dir)
+	}
+	return bootImage(im), nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -30,6 +31,7 @@ func benchDensityCommand(log *logrus.Logger) *cli.Command {
 			&cli.IntFlag{Name: "pings", Value: def.Pings, Usage: "agent pings to every running VM at each step"},
 			&cli.Float64Flag{Name: "degrade", Value: def.Degrade, Usage: "stop when create time or ping p99 exceeds `FACTOR` × its value with 1 VM"},
 			&cli.IntFlag{Name: "reserve", Value: def.ReserveMiB, Usage: "stop before one more VM would leave less than `MiB` of host memory available"},
+			tbCacheFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			plan := bench.DensityPlan{Max: c.Int("max"), Settle: c.Duration("settle"), Pings: c.Int("pings"),
@@ -37,46 +39,12 @@ func benchDensityCommand(log *logrus.Logger) *cli.Command {
 			if err := plan.Validate(); err != nil {
 				return err
 			}
-			// QEMU's memory and CPU are read from /proc, so the VMs must
-			// run on this machine.
-			if c.String("hosts") != "" {
-				return fmt.Errorf("bench density measures QEMU processes through /proc on this machine: drop --hosts and use --connect qemu:///system")
-			}
-			pidDir, err := hypervisor.QEMUPidDir(c.String("connect"))
-			if err != nil {
-				return fmt.Errorf("bench density: %w", err)
-			}
-			accel, err := hypervisor.ParseAccel(c.String("accel"))
+			lv, err := openLocalBenchVMs(c, log, "density", plan.GuestMiB, plan.Max)
 			if err != nil {
 				return err
 			}
-			venv, err := openVMEnv(c, log)
-			if err != nil {
-				return err
-			}
-			fleet := venv.fleet
-			defer fleet.Close()
-			local := fleet.Members()[0]
-			host, err := benchHost(c.Context, local)
-			if err != nil {
-				return err
-			}
-			// Decide the acceleration once, so every VM runs the same and
-			// the report says which.
-			choice, err := local.Manager.ChooseAccel(c.Context, accel)
-			if err != nil {
-				return err
-			}
-			policy, note, err := densityPolicy(c.Context, fleet, host.Cores, plan.Max*c.Int("vcpus"))
-			if err != nil {
-				return err
-			}
-			spec := &jobs.Spec{Name: "density", MaxAttempts: 1,
-				VM: jobs.VMTemplate{VCPUs: c.Int("vcpus"), MemoryMiB: plan.GuestMiB, Accel: string(choice.Mode)}}
-			vms := &densityVMs{
-				provider: densityProvider(venv, spec, policy),
-				fleet:    fleet, pidDir: pidDir, workers: map[string]*jobs.Worker{},
-			}
+			defer lv.close()
+			vms, host, choice, note := lv.vms, lv.host, lv.choice, lv.note
 			quiet := jsonOutput(c)
 			env := bench.DensityEnv{
 				VMs: vms, Proc: bench.ProcFS{Root: "/proc"},
@@ -134,22 +102,31 @@ func densityPolicy(ctx context.Context, fleet *scheduler.Fleet, cores, vcpus int
 
 // densityVMs starts the benchmark's VMs through the job machinery's VM
 // provider (placement, claims, create, agent connection) on the one local
-// host, and keeps each VM's agent client open for the pings.
+// host, and keeps each VM's agent client open for the pings. The parallel
+// bench starts them concurrently, hence the lock.
 type densityVMs struct {
 	provider *jobs.VMProvider
 	fleet    *scheduler.Fleet
 	pidDir   string
-	workers  map[string]*jobs.Worker
+	proc     bench.ProcFS
+
+	mu      sync.Mutex
+	workers map[string]*jobs.Worker
 }
 
-var _ bench.DensityVMs = (*densityVMs)(nil)
+var (
+	_ bench.DensityVMs  = (*densityVMs)(nil)
+	_ bench.ParallelVMs = (*densityVMs)(nil)
+)
 
 func (d *densityVMs) Start(ctx context.Context, name string) error {
 	w, err := d.provider.Start(ctx, name)
 	if err != nil {
 		return err
 	}
+	d.mu.Lock()
 	d.workers[name] = w
+	d.mu.Unlock()
 	return nil
 }
 
@@ -157,8 +134,19 @@ func (d *densityVMs) PID(_ context.Context, name string) (int, error) {
 	return hypervisor.QEMUPid(d.pidDir, name)
 }
 
+// CPUTime is the QEMU process's user+system time over all its threads.
+func (d *densityVMs) CPUTime(ctx context.Context, name string) (time.Duration, error) {
+	pid, err := d.PID(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	return d.proc.CPUTime(pid)
+}
+
 func (d *densityVMs) Ping(ctx context.Context, name string) error {
+	d.mu.Lock()
 	w, ok := d.workers[name]
+	d.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("ping %s: %w", name, hypervisor.ErrNotFound)
 	}
@@ -166,8 +154,11 @@ func (d *densityVMs) Ping(ctx context.Context, name string) error {
 }
 
 func (d *densityVMs) Remove(ctx context.Context, name string) error {
-	if w, ok := d.workers[name]; ok {
-		delete(d.workers, name)
+	d.mu.Lock()
+	w, ok := d.workers[name]
+	delete(d.workers, name)
+	d.mu.Unlock()
+	if ok {
 		return d.provider.Stop(ctx, w)
 	}
 	// A failed Start cleans up after itself; this catches a domain left
@@ -213,8 +204,60 @@ func mibText(b uint64) string         { return fmt.Sprintf("%.0f", float64(b)/(1
 func pctText(coreFrac float64) string { return fmt.Sprintf("%.2f", coreFrac*100) }
 
 // densityProvider is the env's provider with the raised overcommit policy.
-func densityProvider(vms *vmEnv, spec *jobs.Spec, policy scheduler.Policy) *jobs.VMProvider {
-	p := vms.provider(spec, "bench-density")
-	p.Policy = policy
-	return p
+// localBenchVMs is what the density and parallel benches share: VMs of one
+// shape on this machine, whose QEMU processes /proc shows.
+type localBenchVMs struct {
+	vms    *densityVMs
+	host   bench.Host
+	choice hypervisor.AccelChoice
+	// note says what the run changed to make room (the overcommit limit).
+	note  string
+	close func()
+}
+
+// openLocalBenchVMs opens the local host for at most most VMs of the
+// command's --vcpus, --accel and --tb-cache and memMiB of memory.
+func openLocalBenchVMs(c *cli.Context, log *logrus.Logger, what string, memMiB, most int) (*localBenchVMs, error) {
+	// QEMU's memory and CPU are read from /proc, so the VMs must run on
+	// this machine.
+	if c.String("hosts") != "" {
+		return nil, fmt.Errorf("bench %s measures QEMU processes through /proc on this machine: drop --hosts and use --connect qemu:///system", what)
+	}
+	pidDir, err := hypervisor.QEMUPidDir(c.String("connect"))
+	if err != nil {
+		return nil, fmt.Errorf("bench %s: %w", what, err)
+	}
+	accel, err := hypervisor.ParseAccel(c.String("accel"))
+	if err != nil {
+		return nil, err
+	}
+	venv, err := openVMEnv(c, log)
+	if err != nil {
+		return nil, err
+	}
+	fleet := venv.fleet
+	lv := &localBenchVMs{close: func() { fleet.Close() }}
+	local := fleet.Members()[0]
+	if lv.host, err = benchHost(c.Context, local); err != nil {
+		lv.close()
+		return nil, err
+	}
+	// Decide the acceleration once, so every VM runs the same and the
+	// report says which.
+	if lv.choice, err = local.Manager.ChooseAccel(c.Context, accel); err != nil {
+		lv.close()
+		return nil, err
+	}
+	policy, note, err := densityPolicy(c.Context, fleet, lv.host.Cores, most*c.Int("vcpus"))
+	if err != nil {
+		lv.close()
+		return nil, err
+	}
+	lv.note = note
+	spec := &jobs.Spec{Name: what, MaxAttempts: 1,
+		VM: jobs.VMTemplate{VCPUs: c.Int("vcpus"), MemoryMiB: memMiB, Accel: string(lv.choice.Mode), TBCacheMiB: c.Int("tb-cache")}}
+	provider := venv.provider(spec, "bench-"+what)
+	provider.Policy = policy
+	lv.vms = &densityVMs{provider: provider, fleet: fleet, pidDir: pidDir, proc: bench.ProcFS{Root: "/proc"}, workers: map[string]*jobs.Worker{}}
+	return lv, nil
 }

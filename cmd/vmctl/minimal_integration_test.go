@@ -67,6 +67,15 @@ func TestMinimalKernel(t *testing.T) {
 			t.Errorf("console log: %q", r.stdout)
 		}
 	})
+	// Without ACPI timers the guest can only time its TSC against the
+	// emulated PIT, which fails under TCG; vmctl passes the host's TSC
+	// frequency so the guest keeps a nanosecond clock instead of jiffies.
+	t.Run("TSC clocksource", func(t *testing.T) {
+		r := mustVMCTL(t, state, "vm", "exec", name, "--", "cat", "/sys/devices/system/clocksource/clocksource0/current_clocksource")
+		if !strings.HasPrefix(r.stdout, "tsc") {
+			t.Fatalf("guest clocksource %q, want tsc", strings.TrimSpace(r.stdout))
+		}
+	})
 	t.Run("9p share", func(t *testing.T) {
 		if r := mustVMCTL(t, state, "vm", "exec", name, "--", "cat", "/mnt/data/hello.txt"); r.stdout != "over 9p\n" {
 			t.Fatalf("got %q", r.stdout)

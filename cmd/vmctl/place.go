@@ -168,3 +168,7 @@ func hostsCommand(log *logrus.Logger) *cli.Command {
 		},
 	}
 }
+
+func tbCacheFlag() cli.Flag {
+	return &cli.IntFlag{Name: "tb-cache", Usage: "TCG translation cache in `MiB` (TCG only; 0: vmctl's default)"}
+}

@@ -43,6 +43,8 @@ func vmCreateCommand(log *logrus.Logger) *cli.Command {
 			&cli.StringSliceFlag{Name: "share", Usage: "share `HOSTDIR[:TAG[:rw]]` read-only (rw if asked) at /mnt/TAG"},
 			&cli.BoolFlag{Name: "no-wait", Usage: "return once the domain starts"},
 			&cli.StringFlag{Name: "profile", Value: string(hypervisor.ProfileFast), Usage: "boot profile: fast or stock"},
+			tbCacheFlag(),
+			&cli.StringFlag{Name: "kernel-args", Usage: "`ARGS` appended to the guest kernel's command line (e.g. \"loglevel=7\" to see the boot in `vm console --log`)"},
 		),
 		Action: func(c *cli.Context) error {
 			name, err := requireArg(c, "NAME")
@@ -69,6 +71,8 @@ func vmCreateCommand(log *logrus.Logger) *cli.Command {
 			}
 			creq.Profile = hypervisor.BootProfile(c.String("profile"))
 			creq.NoWait = c.Bool("no-wait")
+			creq.TBCacheMiB = c.Int("tb-cache")
+			creq.ExtraKernelArgs = c.String("kernel-args")
 			f, err := openFleet(c, log)
 			if err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/vmctl/vmctl/hypervisor"
@@ -33,6 +34,18 @@ func (b *Backend) Host(ctx context.Context) (hypervisor.HostInfo, error) {
 		return h, convert("free memory", err)
 	}
 	h.MemoryFreeMiB = int(free / (1 << 20))
+	// Node info and free memory add up the NUMA cells; memory the kernel
+	// has outside them (hot-plugged into a VM host, as on the CI machines:
+	// 7 of 24 GiB in cell 0) only the host-wide counters show. Cells still
+	// bound pinned VMs.
+	if st, err := b.conn.GetMemoryStats(libvirt.NODE_MEMORY_STATS_ALL_CELLS, 0); err == nil {
+		if st.TotalSet && int(st.Total/1024) > h.MemoryTotalMiB {
+			h.MemoryTotalMiB = int(st.Total / 1024)
+		}
+		if st.FreeSet && int(st.Free/1024) > h.MemoryFreeMiB {
+			h.MemoryFreeMiB = int(st.Free / 1024)
+		}
+	}
 	if v, err := b.conn.GetLibVersion(); err == nil {
 		h.LibvirtVersion = versionString(v)
 	}
@@ -47,6 +60,9 @@ func (b *Backend) Host(ctx context.Context) (hypervisor.HostInfo, error) {
 		if caps.Unmarshal(capsXML) == nil && caps.Host.CPU != nil {
 			if caps.Host.CPU.Model != "" {
 				h.CPUModel = caps.Host.CPU.Model
+			}
+			if c := caps.Host.CPU.Counter; c != nil && c.Name == "tsc" {
+				h.TSCKHz = int(c.Frequency / 1000)
 			}
 			for _, f := range caps.Host.CPU.FeatureFlags {
 				if f.Name == "vmx" || f.Name == "svm" {
