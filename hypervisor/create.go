@@ -191,6 +191,12 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 	}
 	m.log.WithFields(map[string]any{"vm": req.Name, "accel": accel.Mode, "profile": req.Profile}).Debug("domain started")
 	res = &CreateResult{Accel: accel}
+	// Looked up before the agent's connection opens: on a remote host that
+	// connection is a blocking libvirt stream, and another call on the
+	// libvirt connection while its read waits hangs (libvirt 9.0 over TCP).
+	if res.Info, err = m.backend.Lookup(ctx, req.Name); err != nil {
+		return nil, fmt.Errorf("create %s: %w", req.Name, err)
+	}
 	if !req.NoWait {
 		c, err := m.waitAgent(ctx, req.Name)
 		if err != nil {
@@ -209,9 +215,6 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 		if err := m.mountShares(ctx, c, req.Shares); err != nil {
 			return nil, fmt.Errorf("create %s: %w", req.Name, err)
 		}
-	}
-	if res.Info, err = m.backend.Lookup(ctx, req.Name); err != nil {
-		return nil, fmt.Errorf("create %s: %w", req.Name, err)
 	}
 	return res, nil
 }
