@@ -218,7 +218,7 @@ func TestDomainPinningRoundTrip(t *testing.T) {
 	}
 }
 
-// The APIC-timer shortcut is for emulation only; a stock boot stays stock
+// The host's TSC frequency is for emulation only; a stock boot stays stock
 // and extra arguments are appended as given, and validated.
 func TestKernelArgsByAccelAndProfile(t *testing.T) {
 	for _, tt := range []struct {
@@ -229,8 +229,8 @@ func TestKernelArgsByAccelAndProfile(t *testing.T) {
 		s := goldenSpec(t)
 		s.Accel.Mode, s.Profile, s.ExtraKernelArgs = tt.mode, tt.profile, "loglevel=7"
 		args := s.KernelArgs()
-		if got := strings.Contains(args, "nolapic_timer"); got != tt.want {
-			t.Errorf("%s/%s: nolapic_timer %v in %q, want %v", tt.mode, tt.profile, got, args, tt.want)
+		if strings.Contains(args, "nolapic_timer") {
+			t.Errorf("%s/%s: nolapic_timer in %q: it costs idle guests 6x the host CPU", tt.mode, tt.profile, args)
 		}
 		// The host's TSC frequency only means something to a TCG guest,
 		// whose TSC is the host's.
