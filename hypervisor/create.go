@@ -198,13 +198,15 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 		return nil, fmt.Errorf("create %s: %w", req.Name, err)
 	}
 	if !req.NoWait {
-		c, err := m.waitAgent(ctx, req.Name)
-		if err != nil {
-			return nil, fmt.Errorf("create %s: %w", req.Name, err)
+		c, werr := m.waitAgent(ctx, req.Name)
+		if werr != nil {
+			return nil, fmt.Errorf("create %s: %w", req.Name, werr)
 		}
 		res.Ready = m.now().Sub(start)
 		hello := c.Hello()
 		res.Hello = &hello
+		// err is Create's own result: a failure below closes the
+		// connection rather than handing it to a nil result.
 		defer func() {
 			if req.KeepAgent && err == nil {
 				res.Agent = c

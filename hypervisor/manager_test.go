@@ -26,11 +26,15 @@ type guest struct {
 	mu         sync.Mutex
 	mounts     []agent.MountRequest
 	noPoweroff bool
+	failMount  bool
 }
 
 func (g *guest) Mount(ctx context.Context, req *agent.MountRequest) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.failMount {
+		return errors.New("guest: mount refused")
+	}
 	g.mounts = append(g.mounts, *req)
 	return nil
 }
@@ -454,5 +458,25 @@ func TestAgentRetriesALostHello(t *testing.T) {
 	defer c.Close()
 	if lost != 1 {
 		t.Fatalf("the lossy connection was not tried first")
+	}
+}
+
+// TestCreateKeepAgentFailedMountCleansUp: a share that fails to mount ends
+// the create with its error and no VM, and the connection it would have
+// handed over is closed, not given to a nil result.
+func TestCreateKeepAgentFailedMountCleansUp(t *testing.T) {
+	e := newEnv(t)
+	e.guests["bad"] = &guest{fake: e.fake, name: "bad", failMount: true}
+	share := t.TempDir()
+	os.Chmod(filepath.Dir(share), 0o755)
+	req := e.req("bad")
+	req.Shares = []hypervisor.Share{{HostDir: share, Tag: "data"}}
+	req.KeepAgent = true
+	res, err := e.mgr.Create(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), "mount refused") || res != nil {
+		t.Fatalf("got %+v, %v: want no result and the mount error", res, err)
+	}
+	if _, err := e.mgr.Show(context.Background(), "bad"); !errors.Is(err, hypervisor.ErrNotFound) {
+		t.Fatalf("VM left after a failed create: %v", err)
 	}
 }

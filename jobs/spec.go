@@ -44,7 +44,7 @@ type VMTemplate struct {
 	Image      string `yaml:"image,omitempty" json:"image,omitempty"` // empty: the current cached image
 	ScratchMiB int    `yaml:"scratch_mib,omitempty" json:"scratch_mib,omitempty"`
 	// TBCacheMiB caps QEMU's TCG translation cache (ignored under KVM);
-	// 0 keeps vmctl's default.
+	// 0 keeps QEMU's default.
 	TBCacheMiB int         `yaml:"tb_cache_mib,omitempty" json:"tb_cache_mib,omitempty"`
 	Shares     []ShareSpec `yaml:"shares,omitempty" json:"shares,omitempty"`
 }

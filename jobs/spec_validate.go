@@ -91,7 +91,7 @@ func (s *Spec) validateVM() problems {
 		errs.add("vm.scratch_mib", "must be between 0 (no scratch disk) and %d (got %d)", MaxScratchMiB, vm.ScratchMiB)
 	}
 	if vm.TBCacheMiB < 0 || vm.TBCacheMiB > hypervisor.MaxTBCacheMiB {
-		errs.add("vm.tb_cache_mib", "must be between 0 (vmctl's default) and %d (got %d)", hypervisor.MaxTBCacheMiB, vm.TBCacheMiB)
+		errs.add("vm.tb_cache_mib", "must be between 0 (QEMU's default) and %d (got %d)", hypervisor.MaxTBCacheMiB, vm.TBCacheMiB)
 	}
 	if vm.Image != "" {
 		if msg := checkDir(vm.Image); msg != "" {

@@ -203,7 +203,6 @@ func msText(d time.Duration) string   { return fmt.Sprintf("%.2f", float64(d)/fl
 func mibText(b uint64) string         { return fmt.Sprintf("%.0f", float64(b)/(1<<20)) }
 func pctText(coreFrac float64) string { return fmt.Sprintf("%.2f", coreFrac*100) }
 
-// densityProvider is the env's provider with the raised overcommit policy.
 // localBenchVMs is what the density and parallel benches share: VMs of one
 // shape on this machine, whose QEMU processes /proc shows.
 type localBenchVMs struct {

@@ -19,7 +19,7 @@ func benchParallelCommand(log *logrus.Logger) *cli.Command {
 	return &cli.Command{
 		Name: "parallel",
 		Usage: "start N VMs at the same instant for each N and compare the time until all answer " +
-			"with the CPU-bound limit N × (single boot's QEMU CPU time) / cores",
+			"with the CPU-bound limit N × (single boot's CPU time, QEMU and libvirt daemons) / cores",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "counts", Value: joinInts(def.Counts), Usage: "comma-separated `N`s of VMs started at once (1 is always measured: it is the reference)"},
 			&cli.IntFlag{Name: "rounds", Value: def.Rounds, Usage: "repeat each count `R` times and report the median round"},
@@ -52,9 +52,9 @@ func benchParallelCommand(log *logrus.Logger) *cli.Command {
 				Name: func(n, round, i int) string {
 					return fmt.Sprintf("vmctl-bench-par-%d-%d-%d-%d", os.Getpid(), n, round, i)
 				},
-				MemAvailable: bench.ProcFS{Root: "/proc"}.MemAvailable,
+				MemAvailable: lv.vms.proc.MemAvailable,
 				DaemonCPU: func() (time.Duration, error) {
-					return bench.ProcFS{Root: "/proc"}.CommandsCPUTime(libvirtDaemons...)
+					return lv.vms.proc.CommandsCPUTime(libvirtDaemons...)
 				},
 				Progress: func(s bench.ParallelStep) {
 					if !quiet {

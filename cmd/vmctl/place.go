@@ -170,5 +170,5 @@ func hostsCommand(log *logrus.Logger) *cli.Command {
 }
 
 func tbCacheFlag() cli.Flag {
-	return &cli.IntFlag{Name: "tb-cache", Usage: "TCG translation cache in `MiB` (TCG only; 0: vmctl's default)"}
+	return &cli.IntFlag{Name: "tb-cache", Usage: "TCG translation cache in `MiB` (TCG only; 0: QEMU's default, 1 GiB)"}
 }
