@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log"
 	"os"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vmctl/vmctl/agent"
+	"github.com/vmctl/vmctl/internal/guest"
 )
 
 const (
@@ -22,37 +22,14 @@ const (
 	sysPCIDevices = "/sys/bus/pci/devices"
 )
 
-type fsMount struct {
-	source, target, fstype string
-	flags                  uintptr
-	data                   string
-}
-
-// earlyMounts come before anything else: /dev gives us a console and the
-// port device, /proc and /sys the port's name and everything stats reads.
-func earlyMounts() []fsMount {
-	return []fsMount{
-		{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
-		{"sysfs", "/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
-		{"devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755"},
-	}
-}
-
-func scratchMounts() []fsMount {
-	return []fsMount{
-		{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
-		{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
-	}
-}
-
 // initSystem does PID 1's setup. Failures are logged and skipped: a
 // half-set-up guest that still answers the host is easier to debug than a
 // kernel panic.
 func initSystem(ctx context.Context, logger *log.Logger) agent.BootInfo {
 	var boot agent.BootInfo
-	mountAll(logger, earlyMounts())
-	reopenConsole(logger)
-	mountAll(logger, scratchMounts())
+	guest.MountAll(logger, guest.EarlyMounts())
+	guest.ReopenConsole(logger)
+	guest.MountAll(logger, guest.ScratchMounts())
 	if err := os.MkdirAll("/mnt", 0o755); err != nil {
 		logger.Printf("mkdir /mnt: %v", err)
 	}
@@ -77,39 +54,4 @@ func initSystem(ctx context.Context, logger *log.Logger) agent.BootInfo {
 		logger.Printf("set hostname: %v", err)
 	}
 	return boot
-}
-
-func mountAll(logger *log.Logger, mounts []fsMount) {
-	for _, m := range mounts {
-		if err := os.MkdirAll(m.target, 0o755); err != nil {
-			logger.Printf("mkdir %s: %v", m.target, err)
-			continue
-		}
-		err := unix.Mount(m.source, m.target, m.fstype, m.flags, m.data)
-		if err != nil && !errors.Is(err, unix.EBUSY) {
-			logger.Printf("mount %s on %s: %v", m.fstype, m.target, err)
-		}
-	}
-}
-
-// reopenConsole points fds 0-2 at /dev/console. If the initramfs had no
-// /dev/console the kernel could not give init one, and until devtmpfs is
-// up there is nowhere to log.
-func reopenConsole(logger *log.Logger) {
-	fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		logger.Printf("open /dev/console: %v", err)
-		return
-	}
-	for target := 0; target <= 2; target++ {
-		if fd == target {
-			continue
-		}
-		if err := unix.Dup3(fd, target, 0); err != nil {
-			logger.Printf("dup console to fd %d: %v", target, err)
-		}
-	}
-	if fd > 2 {
-		_ = unix.Close(fd)
-	}
 }

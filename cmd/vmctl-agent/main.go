@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/vmctl/vmctl/agent"
+	"github.com/vmctl/vmctl/internal/guest"
 )
 
 // version is set at link time with -ldflags "-X main.version=...".
 var version = "dev"
 
 const (
-	defaultPortName = "org.vmctl.agent.0"
 	// portWaitTimeout bounds the search for the port: it appears only once
 	// virtio_console has loaded and probed.
 	portWaitTimeout = 5 * time.Second
@@ -55,7 +55,7 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("vmctl-agent", flag.ContinueOnError)
 	fs.StringVar(&opts.port, "port", "", "serve on this virtio port `device`")
 	fs.StringVar(&opts.listen, "listen", "", "serve on `unix:PATH` instead of a virtio port")
-	fs.StringVar(&opts.name, "name", defaultPortName, "virtio port `name` to look for under /sys/class/virtio-ports")
+	fs.StringVar(&opts.name, "name", guest.AgentPortName, "virtio port `name` to look for under /sys/class/virtio-ports")
 	if err := fs.Parse(args); err != nil && !pid1 {
 		// The kernel hands init whatever command line words it did not
 		// use; PID 1 ignores what it cannot parse.
@@ -138,17 +138,17 @@ func listen(ctx context.Context, opts options) (agent.Listener, string, time.Dur
 		}
 		return agent.NetListener(nl), opts.listen, 0, nil
 	case opts.port != "":
-		l, err := openPort(opts.port)
+		l, err := guest.OpenPort(opts.port)
 		return l, opts.port, 0, err
 	}
 	began := time.Now()
 	fctx, cancel := context.WithTimeout(ctx, portWaitTimeout)
 	defer cancel()
-	dev, err := findPort(fctx, sysVirtioPorts, opts.name)
+	dev, err := guest.FindPort(fctx, guest.SysVirtioPorts, opts.name)
 	wait := time.Since(began)
 	if err != nil {
 		return nil, "", wait, err
 	}
-	l, err := openPort(dev)
+	l, err := guest.OpenPort(dev)
 	return l, dev, wait, err
 }

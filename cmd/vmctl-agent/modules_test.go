@@ -6,10 +6,21 @@ import (
 	"context"
 	"io"
 	"log"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 )
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func TestReadLoadOrder(t *testing.T) {
 	tests := []struct {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package guest
 
 import (
 	"bytes"
@@ -16,14 +16,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
+// writePorts makes a fake sysfs port directory with a name file for each
+// entry of ports (directory -> name).
+func writePorts(root string, ports map[string]string) error {
+	for dir, name := range ports {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(root, dir, "name"), []byte(name), 0o644); err != nil {
+			return err
+		}
 	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return nil
 }
 
 func TestFindPort(t *testing.T) {
@@ -53,23 +57,18 @@ func TestFindPort(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			for dir, name := range tt.ports {
-				writeFile(t, filepath.Join(root, dir, "name"), name)
+			if err := writePorts(root, tt.ports); err != nil {
+				t.Fatal(err)
 			}
 			if tt.late != nil {
-				timer := time.AfterFunc(100*time.Millisecond, func() {
-					for dir, name := range tt.late {
-						_ = os.MkdirAll(filepath.Join(root, dir), 0o755)
-						_ = os.WriteFile(filepath.Join(root, dir, "name"), []byte(name), 0o644)
-					}
-				})
+				timer := time.AfterFunc(100*time.Millisecond, func() { _ = writePorts(root, tt.late) })
 				defer timer.Stop()
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			got, err := findPort(ctx, root, defaultPortName)
+			got, err := FindPort(ctx, root, AgentPortName)
 			if !errors.Is(err, tt.wantErr) || got != tt.want {
-				t.Fatalf("findPort = %q, %v; want %q, %v", got, err, tt.want, tt.wantErr)
+				t.Fatalf("FindPort = %q, %v; want %q, %v", got, err, tt.want, tt.wantErr)
 			}
 		})
 	}
@@ -95,7 +94,7 @@ func TestPortListener(t *testing.T) {
 	}
 	host := os.NewFile(uintptr(fds[1]), "host")
 	defer host.Close()
-	l, err := newPortListener(fds[0])
+	l, err := NewPortListener(fds[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package guest
 
 import (
 	"context"
@@ -21,7 +21,12 @@ import (
 )
 
 const (
-	sysVirtioPorts = "/sys/class/virtio-ports"
+	// SysVirtioPorts is where the kernel lists virtio-serial ports, each
+	// a directory named like its /dev node with a "name" file.
+	SysVirtioPorts = "/sys/class/virtio-ports"
+	// AgentPortName is the name of the port the host's agent channel
+	// gives the guest.
+	AgentPortName = "org.vmctl.agent.0"
 	// portPollInterval paces the sysfs scan while the port has not
 	// appeared yet.
 	portPollInterval = 50 * time.Millisecond
@@ -30,9 +35,9 @@ const (
 	epollBackstopMS = 1000
 )
 
-// findPort returns the /dev path of the virtio port called name, scanning
-// sysRoot (normally /sys/class/virtio-ports) until it shows up or ctx ends.
-func findPort(ctx context.Context, sysRoot, name string) (string, error) {
+// FindPort returns the /dev path of the virtio port called name, scanning
+// sysRoot (normally SysVirtioPorts) until it shows up or ctx ends.
+func FindPort(ctx context.Context, sysRoot, name string) (string, error) {
 	ticker := time.NewTicker(portPollInterval)
 	defer ticker.Stop()
 	for {
@@ -58,7 +63,7 @@ func scanPorts(sysRoot, name string) (string, bool) {
 	return "", false
 }
 
-// portListener serves a virtio-serial port as a sequence of connections,
+// PortListener serves a virtio-serial port as a sequence of connections,
 // one per host connection.
 //
 // virtio_console semantics drive the design. read() returns 0 whenever the
@@ -70,7 +75,7 @@ func scanPorts(sysRoot, name string) (string, bool) {
 // syscalls, not os.File, whose netpoller would turn an idle read into an
 // immediate EOF). A blocking write waits for the host and the kernel takes
 // at most 32 KiB per call.
-type portListener struct {
+type PortListener struct {
 	fd   int
 	epfd int
 	// wake is an eventfd in the same epoll set, written to interrupt a
@@ -87,18 +92,20 @@ type portListener struct {
 	once   sync.Once
 }
 
-var _ agent.Listener = (*portListener)(nil)
+var _ agent.Listener = (*PortListener)(nil)
 
-func openPort(path string) (*portListener, error) {
+// OpenPort opens the port device at path (a /dev/vportNpM) for serving.
+func OpenPort(path string) (*PortListener, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open port %s: %w", path, err)
 	}
-	return newPortListener(fd)
+	return NewPortListener(fd)
 }
 
-// newPortListener takes ownership of fd, which must be blocking.
-func newPortListener(fd int) (*portListener, error) {
+// NewPortListener serves fd, an open port device; it takes ownership of
+// fd, which must be blocking.
+func NewPortListener(fd int) (*PortListener, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		_ = unix.Close(fd)
@@ -121,18 +128,18 @@ func newPortListener(fd int) (*portListener, error) {
 			return nil, fmt.Errorf("epoll add: %w", err)
 		}
 	}
-	return &portListener{fd: fd, epfd: epfd, wake: wake, closed: make(chan struct{})}, nil
+	return &PortListener{fd: fd, epfd: epfd, wake: wake, closed: make(chan struct{})}, nil
 }
 
 // wakeup interrupts a pending epoll_wait.
-func (l *portListener) wakeup() {
+func (l *PortListener) wakeup() {
 	var one [8]byte
 	one[0] = 1 // the eventfd counter is native-endian; any non-zero value wakes it
 	_, _ = unix.Write(l.wake, one[:])
 }
 
 // drainWake resets the eventfd so its level-triggered readiness clears.
-func (l *portListener) drainWake() {
+func (l *PortListener) drainWake() {
 	var buf [8]byte
 	_, _ = unix.Read(l.wake, buf[:])
 }
@@ -140,7 +147,7 @@ func (l *portListener) drainWake() {
 // Accept returns once the previous connection has read its EOF and a host
 // is connected. Only one connection exists at a time: the port is a
 // single byte stream.
-func (l *portListener) Accept(ctx context.Context) (io.ReadWriteCloser, error) {
+func (l *PortListener) Accept(ctx context.Context) (io.ReadWriteCloser, error) {
 	l.mu.Lock()
 	prev := l.cur
 	l.mu.Unlock()
@@ -184,7 +191,7 @@ func (l *portListener) Accept(ctx context.Context) (io.ReadWriteCloser, error) {
 	}
 }
 
-func (l *portListener) hostConnected() (bool, error) {
+func (l *PortListener) hostConnected() (bool, error) {
 	fds := []unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}}
 	for {
 		_, err := unix.Poll(fds, 0)
@@ -201,7 +208,7 @@ func (l *portListener) hostConnected() (bool, error) {
 // Close stops Accept. The fds stay open: a read blocked in the kernel
 // cannot be interrupted, and closing under it would let the number be
 // reused. The agent owns the port for its whole life anyway.
-func (l *portListener) Close() error {
+func (l *PortListener) Close() error {
 	l.once.Do(func() {
 		close(l.closed)
 		l.wakeup()
@@ -211,7 +218,7 @@ func (l *portListener) Close() error {
 
 // portConn is one host connection on the port.
 type portConn struct {
-	l        *portListener
+	l        *PortListener
 	done     chan struct{} // closed when Read has seen the end
 	doneOnce sync.Once
 	closed   atomic.Bool
