@@ -1,6 +1,9 @@
 package hypervisor
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Backends convert their native errors to these where they
 // leave the backend, so callers can use errors.Is without knowing libvirt.
@@ -26,4 +29,34 @@ var (
 	ErrNoAgentChannel = errors.New("vm has no agent channel")
 	// ErrUnreachable: the hypervisor connection could not be opened.
 	ErrUnreachable = errors.New("hypervisor unreachable")
+	// ErrConnectionLost: the connection to the hypervisor closed during a
+	// call that is not safe to repeat blindly; whether it took effect is
+	// unknown to the caller (the backend checks before retrying itself).
+	ErrConnectionLost = errors.New("hypervisor connection lost")
 )
+
+// ForeignDomain is a domain that holds a name vmctl was asked to use but
+// carries no vmctl metadata: vmctl neither adopts nor deletes it.
+// errors.Is(err, ErrNotOwned) holds for it.
+type ForeignDomain struct {
+	Name string
+	// Host names the host that has it (a fleet name or a libvirt URI).
+	Host string
+}
+
+func (e *ForeignDomain) Error() string {
+	return fmt.Sprintf("a domain named %s on host %s is not vmctl's (it has no vmctl metadata); vmctl leaves it alone", e.Name, e.Host)
+}
+
+// Is makes errors.Is(err, ErrNotOwned) true.
+func (e *ForeignDomain) Is(target error) bool { return target == ErrNotOwned }
+
+// Foreign turns a backend's ErrNotOwned for name into a *ForeignDomain on
+// host; any other error is returned as it is.
+func Foreign(err error, host, name string) error {
+	var fd *ForeignDomain
+	if errors.Is(err, ErrNotOwned) && !errors.As(err, &fd) {
+		return &ForeignDomain{Name: name, Host: host}
+	}
+	return err
+}
