@@ -2,9 +2,10 @@ package libvirtbackend
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"libvirt.org/go/libvirt"
@@ -13,55 +14,10 @@ import (
 	"github.com/vmctl/vmctl/hypervisor"
 )
 
-// Backend is a libvirt connection. It is safe for concurrent use: libvirt's
-// connection object is thread-safe.
-type Backend struct {
-	uri  string
-	conn *libvirt.Connect
-
-	closeOnce sync.Once
-}
-
-var _ hypervisor.Backend = (*Backend)(nil)
-
-// Open connects to a libvirt URI such as qemu:///system.
-func Open(ctx context.Context, uri string) (*Backend, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	conn, err := libvirt.NewConnect(uri)
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w: %v (is libvirtd running? try scripts/setup-host.sh)", uri, hypervisor.ErrUnreachable, err)
-	}
-	return &Backend{uri: uri, conn: conn}, nil
-}
-
-// No libvirt event loop is registered, so no keepalive either: with the
-// default event loop running, a remote channel stream closed by one vmctl
-// process left the next process's first handshake blocked in send
-// (measured against a second libvirtd 9.0 over TCP). A hung remote host is
-// bounded instead by the agent's own handshake and request timeouts.
-
-func (b *Backend) URI() string { return b.uri }
-
-func (b *Backend) Close() error {
-	var err error
-	b.closeOnce.Do(func() {
-		_, err = b.conn.Close()
-	})
-	return err
-}
-
-// IsLocal reports whether the URI names this machine's libvirtd.
-func IsLocal(uri string) bool { return hypervisor.IsLocalURI(uri) }
-
 // owned looks a domain up and refuses one without vmctl's metadata. The
 // caller must Free the returned domain.
-func (b *Backend) owned(ctx context.Context, name string) (*libvirt.Domain, hypervisor.Metadata, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, hypervisor.Metadata{}, err
-	}
-	dom, err := b.conn.LookupDomainByName(name)
+func owned(conn *libvirt.Connect, name string) (*libvirt.Domain, hypervisor.Metadata, error) {
+	dom, err := conn.LookupDomainByName(name)
 	if err != nil {
 		return nil, hypervisor.Metadata{}, convert("lookup "+name, err)
 	}
@@ -76,6 +32,18 @@ func (b *Backend) owned(ctx context.Context, name string) (*libvirt.Domain, hype
 	return dom, meta, nil
 }
 
+// onOwned runs fn on the vmctl domain name.
+func (b *Backend) onOwned(ctx context.Context, r retry, name string, fn func(*libvirt.Domain, hypervisor.Metadata) error) error {
+	return b.do(ctx, r, func(conn *libvirt.Connect) error {
+		dom, meta, err := owned(conn, name)
+		if err != nil {
+			return err
+		}
+		defer dom.Free()
+		return fn(dom, meta)
+	})
+}
+
 func readMetadata(dom *libvirt.Domain) (hypervisor.Metadata, error) {
 	raw, err := dom.GetMetadata(libvirt.DOMAIN_METADATA_ELEMENT, hypervisor.MetadataNamespace, libvirt.DOMAIN_AFFECT_CURRENT)
 	if err != nil {
@@ -84,6 +52,10 @@ func readMetadata(dom *libvirt.Domain) (hypervisor.Metadata, error) {
 	return hypervisor.UnmarshalMetadata(raw)
 }
 
+// Define registers the domain. The XML gets a UUID if it has none, so that
+// after a connection lost mid-call the backend can tell its own definition
+// from another one of the same name: it then looks, and defines again only
+// if nothing is there.
 func (b *Backend) Define(ctx context.Context, domainXML string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -97,113 +69,189 @@ func (b *Backend) Define(ctx context.Context, domainXML string) error {
 	if def.Metadata == nil || !strings.Contains(def.Metadata.XML, hypervisor.MetadataNamespace) {
 		return fmt.Errorf("define %s: domain xml lacks vmctl metadata", def.Name)
 	}
-	if dom, err := b.conn.LookupDomainByName(def.Name); err == nil {
-		dom.Free()
-		return fmt.Errorf("define %s: %w", def.Name, hypervisor.ErrExists)
-	}
-	dom, err := b.conn.DomainDefineXMLFlags(domainXML, libvirt.DOMAIN_DEFINE_VALIDATE)
-	if err != nil {
-		if strings.Contains(err.Error(), "already exists") {
-			return fmt.Errorf("define %s: %w: %v", def.Name, hypervisor.ErrExists, err)
+	if def.UUID == "" {
+		def.UUID = newUUID()
+		x, err := def.Marshal()
+		if err != nil {
+			return fmt.Errorf("define %s: %w", def.Name, err)
 		}
-		return convert("define "+def.Name, err)
+		domainXML = x
 	}
-	return dom.Free()
-}
-
-func (b *Backend) Start(ctx context.Context, name string) error {
-	dom, _, err := b.owned(ctx, name)
-	if err != nil {
+	define := func(conn *libvirt.Connect) error {
+		if dom, err := conn.LookupDomainByName(def.Name); err == nil {
+			dom.Free()
+			return fmt.Errorf("define %s: %w", def.Name, hypervisor.ErrExists)
+		}
+		dom, err := conn.DomainDefineXMLFlags(domainXML, libvirt.DOMAIN_DEFINE_VALIDATE)
+		if err != nil {
+			// A concurrent define of the same name makes libvirt refuse
+			// with a generic code; what is there now says which it was.
+			if other, lerr := conn.LookupDomainByName(def.Name); lerr == nil {
+				uuid, _ := other.GetUUIDString()
+				other.Free()
+				if uuid != def.UUID {
+					return fmt.Errorf("define %s: %w: %w", def.Name, hypervisor.ErrExists, err)
+				}
+			}
+			return convert("define "+def.Name, err)
+		}
+		return dom.Free()
+	}
+	err := b.do(ctx, once, define)
+	if !errors.Is(err, hypervisor.ErrConnectionLost) {
 		return err
 	}
-	defer dom.Free()
-	return convert("start "+name, dom.Create())
+	// The connection died during the call: the definition may or may not
+	// have reached libvirt.
+	var uuid string
+	lerr := b.do(ctx, idempotent, func(conn *libvirt.Connect) error {
+		dom, err := conn.LookupDomainByName(def.Name)
+		if err != nil {
+			return convert("lookup "+def.Name, err)
+		}
+		defer dom.Free()
+		uuid, err = dom.GetUUIDString()
+		return err
+	})
+	switch {
+	case lerr == nil && uuid == def.UUID:
+		return nil
+	case lerr == nil:
+		return fmt.Errorf("define %s: %w", def.Name, hypervisor.ErrExists)
+	case errors.Is(lerr, hypervisor.ErrNotFound):
+		return b.do(ctx, once, define)
+	}
+	return fmt.Errorf("define %s: %w (then: %w)", def.Name, err, lerr)
+}
+
+// newUUID is a random (version 4) UUID.
+func newUUID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+// Start boots a defined domain. If the connection dies during the call,
+// the domain's state says whether it started; it is started again only if
+// it did not.
+func (b *Backend) Start(ctx context.Context, name string) error {
+	start := func(dom *libvirt.Domain, _ hypervisor.Metadata) error {
+		return convert("start "+name, dom.Create())
+	}
+	err := b.onOwned(ctx, once, name, start)
+	if !errors.Is(err, hypervisor.ErrConnectionLost) {
+		return err
+	}
+	return b.onOwned(ctx, idempotent, name, func(dom *libvirt.Domain, m hypervisor.Metadata) error {
+		if active, aerr := dom.IsActive(); aerr == nil && active {
+			return nil
+		}
+		return start(dom, m)
+	})
 }
 
 func (b *Backend) Destroy(ctx context.Context, name string) error {
-	dom, _, err := b.owned(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer dom.Free()
-	active, err := dom.IsActive()
-	if err != nil {
-		return convert("destroy "+name, err)
-	}
-	if !active {
-		return nil
-	}
-	if err := dom.Destroy(); err != nil {
-		// It may have stopped between IsActive and Destroy.
-		if active, aerr := dom.IsActive(); aerr == nil && !active {
+	return b.onOwned(ctx, idempotent, name, func(dom *libvirt.Domain, _ hypervisor.Metadata) error {
+		active, err := dom.IsActive()
+		if err != nil {
+			return convert("destroy "+name, err)
+		}
+		if !active {
 			return nil
 		}
-		return convert("destroy "+name, err)
-	}
-	return nil
+		if err := dom.Destroy(); err != nil {
+			// It may have stopped between IsActive and Destroy.
+			if active, aerr := dom.IsActive(); aerr == nil && !active {
+				return nil
+			}
+			return convert("destroy "+name, err)
+		}
+		return nil
+	})
 }
 
+// Undefine removes the definition. A retry after a lost connection that
+// finds the domain gone counts as done: the first attempt removed it.
 func (b *Backend) Undefine(ctx context.Context, name string) error {
-	dom, _, err := b.owned(ctx, name)
-	if err != nil {
-		return err
+	tries := 0
+	err := b.do(ctx, idempotent, func(conn *libvirt.Connect) error {
+		tries++
+		dom, _, err := owned(conn, name)
+		if err != nil {
+			return err
+		}
+		defer dom.Free()
+		return convert("undefine "+name, dom.Undefine())
+	})
+	if tries > 1 && errors.Is(err, hypervisor.ErrNotFound) {
+		return nil
 	}
-	defer dom.Free()
-	return convert("undefine "+name, dom.Undefine())
+	return err
 }
 
+// Suspend and Resume are no-ops on a domain already in the wanted state,
+// which makes them safe to retry.
 func (b *Backend) Suspend(ctx context.Context, name string) error {
-	dom, _, err := b.owned(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer dom.Free()
-	return convert("suspend "+name, dom.Suspend())
+	return b.onOwned(ctx, idempotent, name, func(dom *libvirt.Domain, _ hypervisor.Metadata) error {
+		if st, _, err := dom.GetState(); err == nil && st == libvirt.DOMAIN_PAUSED {
+			return nil
+		}
+		return convert("suspend "+name, dom.Suspend())
+	})
 }
 
 func (b *Backend) Resume(ctx context.Context, name string) error {
-	dom, _, err := b.owned(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer dom.Free()
-	return convert("resume "+name, dom.Resume())
+	return b.onOwned(ctx, idempotent, name, func(dom *libvirt.Domain, _ hypervisor.Metadata) error {
+		if st, _, err := dom.GetState(); err == nil && st == libvirt.DOMAIN_RUNNING {
+			return nil
+		}
+		return convert("resume "+name, dom.Resume())
+	})
 }
 
 func (b *Backend) List(ctx context.Context) ([]hypervisor.DomainInfo, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	doms, err := b.conn.ListAllDomains(0)
-	if err != nil {
-		return nil, convert("list domains", err)
-	}
 	var out []hypervisor.DomainInfo
-	for i := range doms {
-		dom := &doms[i]
-		meta, err := readMetadata(dom)
+	err := b.do(ctx, idempotent, func(conn *libvirt.Connect) error {
+		out = nil
+		doms, err := conn.ListAllDomains(0)
 		if err != nil {
-			// Not ours, or gone since the listing: either way not listed.
+			return convert("list domains", err)
+		}
+		var connErr error
+		for i := range doms {
+			dom := &doms[i]
+			meta, err := readMetadata(dom)
+			if err == nil {
+				var info hypervisor.DomainInfo
+				if info, err = b.describe(dom, meta); err == nil {
+					out = append(out, info)
+				}
+			}
+			// Not ours, or gone since the listing: either way not
+			// listed. A dead connection fails the whole list.
+			if err != nil && isConnectionError(err) {
+				connErr = err
+			}
 			dom.Free()
-			continue
 		}
-		info, err := b.describe(dom, meta)
-		dom.Free()
-		if err != nil {
-			continue
-		}
-		out = append(out, info)
+		return connErr
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 func (b *Backend) Lookup(ctx context.Context, name string) (hypervisor.DomainInfo, error) {
-	dom, meta, err := b.owned(ctx, name)
-	if err != nil {
-		return hypervisor.DomainInfo{}, err
-	}
-	defer dom.Free()
-	return b.describe(dom, meta)
+	var info hypervisor.DomainInfo
+	err := b.onOwned(ctx, idempotent, name, func(dom *libvirt.Domain, meta hypervisor.Metadata) error {
+		var err error
+		info, err = b.describe(dom, meta)
+		return err
+	})
+	return info, err
 }
 
 func (b *Backend) describe(dom *libvirt.Domain, meta hypervisor.Metadata) (hypervisor.DomainInfo, error) {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"libvirt.org/go/libvirt"
+
 	"github.com/vmctl/vmctl/hypervisor"
 )
 
@@ -63,13 +65,19 @@ func TestOwnershipIsEnforced(t *testing.T) {
 		})
 	}
 	// The foreign domain is still running: nothing touched it.
-	dom, err := b.conn.LookupDomainByName("test")
+	err := b.do(ctx, idempotent, func(conn *libvirt.Connect) error {
+		dom, err := conn.LookupDomainByName("test")
+		if err != nil {
+			return err
+		}
+		defer dom.Free()
+		if active, _ := dom.IsActive(); !active {
+			return errors.New("foreign domain was stopped")
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer dom.Free()
-	if active, _ := dom.IsActive(); !active {
-		t.Fatal("foreign domain was stopped")
 	}
 }
 
@@ -137,7 +145,14 @@ func TestDefineRefusesXMLWithoutMetadata(t *testing.T) {
 	if err == nil {
 		t.Fatal("define without vmctl metadata must fail")
 	}
-	if _, lerr := b.conn.LookupDomainByName("bare"); lerr == nil {
+	lerr := b.do(context.Background(), idempotent, func(conn *libvirt.Connect) error {
+		dom, err := conn.LookupDomainByName("bare")
+		if err == nil {
+			dom.Free()
+		}
+		return err
+	})
+	if lerr == nil {
 		t.Fatal("a domain was created despite the error")
 	}
 }

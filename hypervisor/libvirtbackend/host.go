@@ -13,23 +13,30 @@ import (
 )
 
 func (b *Backend) Host(ctx context.Context) (hypervisor.HostInfo, error) {
-	if err := ctx.Err(); err != nil {
-		return hypervisor.HostInfo{}, err
-	}
+	var h hypervisor.HostInfo
+	err := b.do(ctx, idempotent, func(conn *libvirt.Connect) error {
+		var err error
+		h, err = hostInfo(conn)
+		return err
+	})
+	return h, err
+}
+
+func hostInfo(conn *libvirt.Connect) (hypervisor.HostInfo, error) {
 	var h hypervisor.HostInfo
 	h.Probed = time.Now()
 	var err error
-	if h.Hostname, err = b.conn.GetHostname(); err != nil {
+	if h.Hostname, err = conn.GetHostname(); err != nil {
 		return h, convert("hostname", err)
 	}
-	ni, err := b.conn.GetNodeInfo()
+	ni, err := conn.GetNodeInfo()
 	if err != nil {
 		return h, convert("node info", err)
 	}
 	h.CPUs = int(ni.Cpus)
 	h.CPUModel = ni.Model
 	h.MemoryTotalMiB = int(ni.Memory / 1024)
-	free, err := b.conn.GetFreeMemory()
+	free, err := conn.GetFreeMemory()
 	if err != nil {
 		return h, convert("free memory", err)
 	}
@@ -38,7 +45,7 @@ func (b *Backend) Host(ctx context.Context) (hypervisor.HostInfo, error) {
 	// has outside them (hot-plugged into a VM host, as on the CI machines:
 	// 7 of 24 GiB in cell 0) only the host-wide counters show. Cells still
 	// bound pinned VMs.
-	if st, err := b.conn.GetMemoryStats(libvirt.NODE_MEMORY_STATS_ALL_CELLS, 0); err == nil {
+	if st, err := conn.GetMemoryStats(libvirt.NODE_MEMORY_STATS_ALL_CELLS, 0); err == nil {
 		if st.TotalSet && int(st.Total/1024) > h.MemoryTotalMiB {
 			h.MemoryTotalMiB = int(st.Total / 1024)
 		}
@@ -46,16 +53,16 @@ func (b *Backend) Host(ctx context.Context) (hypervisor.HostInfo, error) {
 			h.MemoryFreeMiB = int(st.Free / 1024)
 		}
 	}
-	if v, err := b.conn.GetLibVersion(); err == nil {
+	if v, err := conn.GetLibVersion(); err == nil {
 		h.LibvirtVersion = versionString(v)
 	}
-	if v, err := b.conn.GetVersion(); err == nil {
+	if v, err := conn.GetVersion(); err == nil {
 		h.QEMUVersion = versionString(v)
 	}
-	if capsXML, err := b.conn.GetCapabilities(); err == nil {
+	if capsXML, err := conn.GetCapabilities(); err == nil {
 		var caps libvirtxml.Caps
 		if caps.Unmarshal(capsXML) == nil {
-			h.Cells = b.cells(caps, h)
+			h.Cells = cells(conn, caps, h)
 		}
 		if caps.Unmarshal(capsXML) == nil && caps.Host.CPU != nil {
 			if caps.Host.CPU.Model != "" {
@@ -81,7 +88,7 @@ func (b *Backend) Host(ctx context.Context) (hypervisor.HostInfo, error) {
 	}
 	// domcapabilities alone over-reports KVM (it trusts /dev/kvm), so this
 	// is only one input to hypervisor.ChooseAccel, never the verdict.
-	if _, err := b.conn.GetDomainCapabilities("", "x86_64", "", "kvm", 0); err == nil {
+	if _, err := conn.GetDomainCapabilities("", "x86_64", "", "kvm", 0); err == nil {
 		h.KVMDevice = true
 	}
 	return h, nil
@@ -93,7 +100,7 @@ func versionString(v uint32) string {
 
 // cells reads the NUMA topology from capabilities and each cell's free
 // memory; a host that reports no topology is one cell holding every CPU.
-func (b *Backend) cells(caps libvirtxml.Caps, h hypervisor.HostInfo) []hypervisor.NUMACell {
+func cells(conn *libvirt.Connect, caps libvirtxml.Caps, h hypervisor.HostInfo) []hypervisor.NUMACell {
 	var out []hypervisor.NUMACell
 	if caps.Host.NUMA != nil && caps.Host.NUMA.Cells != nil {
 		for _, c := range caps.Host.NUMA.Cells.Cells {
@@ -122,7 +129,7 @@ func (b *Backend) cells(caps libvirtxml.Caps, h hypervisor.HostInfo) []hyperviso
 			maxID = c.ID
 		}
 	}
-	if free, err := b.conn.GetCellsFreeMemory(0, maxID+1); err == nil {
+	if free, err := conn.GetCellsFreeMemory(0, maxID+1); err == nil {
 		for i := range out {
 			if out[i].ID < len(free) {
 				out[i].FreeMiB = int(free[out[i].ID] / (1 << 20))
