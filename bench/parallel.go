@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/vmctl/vmctl/hypervisor"
 )
 
 // ParallelVMs is the VM side of a parallel-start run: one host's VMs,
@@ -239,15 +241,19 @@ func Parallel(ctx context.Context, env ParallelEnv, plan ParallelPlan) (res *Par
 	}
 	res = &ParallelResult{Started: env.Now(), Plan: plan}
 	defer func() { res.Duration = env.Now().Sub(res.Started) }()
+	// VMs that could not be removed are named at the end; the run goes on.
+	var left []hypervisor.Leftover
 	for _, n := range plan.Counts {
 		var rounds []ParallelRound
 		for r := 1; r <= plan.Rounds; r++ {
 			if err := ctx.Err(); err != nil {
-				return res, fmt.Errorf("parallel: %w", err)
+				return res, errors.Join(fmt.Errorf("parallel: %w", err), hypervisor.JoinLeftovers(left))
 			}
 			round, err := parallelRound(ctx, env, n, r)
-			if err != nil {
-				return res, fmt.Errorf("parallel: %d at once, round %d: %w", n, r, err)
+			if hypervisor.OnlyLeftBehind(err) {
+				left = append(left, hypervisor.Leftovers(err)...)
+			} else if err != nil {
+				return res, errors.Join(fmt.Errorf("parallel: %d at once, round %d: %w", n, r, err), hypervisor.JoinLeftovers(left))
 			}
 			rounds = append(rounds, round)
 		}
@@ -261,7 +267,7 @@ func Parallel(ctx context.Context, env ParallelEnv, plan ParallelPlan) (res *Par
 			env.Progress(step)
 		}
 	}
-	return res, nil
+	return res, hypervisor.JoinLeftovers(left)
 }
 
 // parallelRound starts n VMs together, waits for all of them and removes
@@ -312,7 +318,8 @@ func parallelRound(ctx context.Context, env ParallelEnv, n, round int) (Parallel
 	if rerr := removeParallel(ctx, env, names); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
-	if err != nil {
+	// VMs that could not be removed do not spoil the round's figures.
+	if err != nil && !hypervisor.OnlyLeftBehind(err) {
 		return out, err
 	}
 	for i := range names {
@@ -320,7 +327,7 @@ func parallelRound(ctx context.Context, env ParallelEnv, n, round int) (Parallel
 		out.QEMUCPU += cpu[i]
 	}
 	out.CPU = out.QEMUCPU + out.DaemonCPU
-	return out, nil
+	return out, err
 }
 
 func removeParallel(ctx context.Context, env ParallelEnv, names []string) error {

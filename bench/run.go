@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/vmctl/vmctl/hypervisor"
 	"github.com/vmctl/vmctl/jobs"
 )
 
@@ -44,7 +46,10 @@ func (s workerSides) Run(ctx context.Context, side Side, wl Workload) (float64, 
 // (workload, variant) gets an equal share of what is left when it starts,
 // so time one finishes early goes to the rest. One VM per variant serves
 // all workloads; its boot time is recorded. progress sees each pair.
-func Overhead(ctx context.Context, env Env, wls []Workload, variants []Variant, plan Plan, budget time.Duration, progress func(Result)) (*Report, error) {
+//
+// A VM that could not be removed does not end the run: the report is
+// complete and the error (a *hypervisor.LeftBehind) names it.
+func Overhead(ctx context.Context, env Env, wls []Workload, variants []Variant, plan Plan, budget time.Duration, progress func(Result)) (_ *Report, err error) {
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
@@ -58,10 +63,11 @@ func Overhead(ctx context.Context, env Env, wls []Workload, variants []Variant, 
 	if err != nil {
 		return nil, fmt.Errorf("native worker: %w", err)
 	}
-	defer stopWorker(ctx, env.Native, nw)
+	defer func() { err = errors.Join(err, stopWorker(ctx, env.Native, nw)) }()
+	var leftover error
 	left := len(wls) * len(variants)
 	for i, v := range variants {
-		err := func() error {
+		err := func() (err error) {
 			prov, err := env.VM(v)
 			if err != nil {
 				return err
@@ -71,7 +77,7 @@ func Overhead(ctx context.Context, env Env, wls []Workload, variants []Variant, 
 			if err != nil {
 				return fmt.Errorf("variant %s: boot: %w", v.Name, err)
 			}
-			defer stopWorker(ctx, prov, vw)
+			defer func() { err = errors.Join(err, stopWorker(ctx, prov, vw)) }()
 			took := time.Since(t0)
 			shape := v.Shape
 			if shape.Accel, shape.AccelReason, err = env.Accel(ctx, vw); err != nil {
@@ -90,18 +96,28 @@ func Overhead(ctx context.Context, env Env, wls []Workload, variants []Variant, 
 			}
 			return nil
 		}()
-		if err != nil {
+		if hypervisor.OnlyLeftBehind(err) {
+			leftover = errors.Join(leftover, err)
+		} else if err != nil {
 			rep.Duration = time.Since(rep.Started)
-			return rep, err
+			return rep, errors.Join(err, leftover)
 		}
 	}
 	rep.Duration = time.Since(rep.Started)
-	return rep, nil
+	return rep, leftover
 }
 
-// stopWorker removes a worker even when ctx was cancelled (Ctrl-C).
-func stopWorker(ctx context.Context, p jobs.Provider, w *jobs.Worker) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+// stopWorker removes a worker even when ctx was cancelled (Ctrl-C). A
+// worker that stays is named in the error.
+func stopWorker(ctx context.Context, p jobs.Provider, w *jobs.Worker) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobs.WorkerStopTimeout)
 	defer cancel()
-	p.Stop(sctx, w)
+	if err := p.Stop(sctx, w); err != nil {
+		if errors.Is(err, hypervisor.ErrLeftBehind) {
+			return err
+		}
+		return hypervisor.JoinLeftovers([]hypervisor.Leftover{hypervisor.NewLeftover("worker", w.Host, w.Name, "",
+			"see the error; `vmctl gc` lists what vmctl left", err)})
+	}
+	return nil
 }

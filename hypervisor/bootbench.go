@@ -59,7 +59,8 @@ type BootBenchResult struct {
 }
 
 // BootBench creates and removes VMs one at a time, alternating profiles, and
-// measures create-to-agent-ready for each.
+// measures create-to-agent-ready for each. A VM it cannot remove is named
+// in a *LeftBehind error returned with the complete result.
 func (m *Manager) BootBench(ctx context.Context, o BootBenchOptions) (*BootBenchResult, error) {
 	if o.Count < 1 {
 		return nil, fmt.Errorf("%w: count %d must be at least 1", ErrInvalidSpec, o.Count)
@@ -76,6 +77,10 @@ func (m *Manager) BootBench(ctx context.Context, o BootBenchOptions) (*BootBench
 		stock = *o.StockImage
 	}
 	res := &BootBenchResult{Accel: accel, Kernel: o.Image.Release, PVH: o.Image.PVH, StockKernel: stock.Release}
+	// The VMs live only as long as this process: if it dies between a
+	// create and its remove, `vmctl gc` knows the VM is garbage.
+	owner := SelfOwner()
+	var left []Leftover
 	for i := 0; i < o.Count; i++ {
 		for _, p := range o.Profiles {
 			name := fmt.Sprintf("vmctl-bench-%d-%s-%d", os.Getpid(), p, i)
@@ -83,13 +88,18 @@ func (m *Manager) BootBench(ctx context.Context, o BootBenchOptions) (*BootBench
 			if p == ProfileStock {
 				img = stock
 			}
-			cr, err := m.Create(ctx, CreateRequest{Name: name, VCPUs: o.VCPUs, MemoryMiB: o.MemoryMiB, Accel: accel.Mode, Image: img, Profile: p})
+			cr, err := m.Create(ctx, CreateRequest{Name: name, VCPUs: o.VCPUs, MemoryMiB: o.MemoryMiB, Accel: accel.Mode, Image: img, Profile: p, Owner: owner})
 			if err != nil {
-				return nil, fmt.Errorf("boot %d (%s): %w", i, p, err)
+				return nil, errors.Join(fmt.Errorf("boot %d (%s): %w", i, p, err), JoinLeftovers(left))
 			}
-			rmErr := m.Remove(context.WithoutCancel(ctx), name)
-			if rmErr != nil && !errors.Is(rmErr, ErrNotFound) {
-				return nil, fmt.Errorf("boot %d (%s): %w", i, p, rmErr)
+			// The sample is good whether or not the VM goes: one that
+			// stays is named in the result's error, and the run goes on.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), BenchRemoveTimeout)
+			rmErr := LeftVM(m.backend.URI(), name, m.Remove(rctx, name))
+			cancel()
+			left = append(left, Leftovers(rmErr)...)
+			if rmErr != nil && !errors.Is(rmErr, ErrLeftBehind) {
+				return nil, errors.Join(fmt.Errorf("boot %d (%s): %w", i, p, rmErr), JoinLeftovers(left))
 			}
 			s := BootSample{Profile: p, Ready: cr.Ready}
 			if cr.Hello != nil {
@@ -116,8 +126,12 @@ func (m *Manager) BootBench(ctx context.Context, o BootBenchOptions) (*BootBench
 	if p50[ProfileStock] > 0 && p50[ProfileFast] > 0 {
 		res.Ratio = float64(p50[ProfileFast]) / float64(p50[ProfileStock])
 	}
-	return res, nil
+	return res, JoinLeftovers(left)
 }
+
+// BenchRemoveTimeout bounds removing one benchmark VM. It leaves room for
+// a libvirt connection that is re-established while libvirtd restarts.
+const BenchRemoveTimeout = 3 * time.Minute
 
 func summarize(p BootProfile, ds []time.Duration) BootSummary {
 	s := BootSummary{Profile: p, N: len(ds)}

@@ -34,6 +34,10 @@ type CreateRequest struct {
 	// KeepAgent hands the connection Create made to the agent to the
 	// caller (CreateResult.Agent) instead of closing it.
 	KeepAgent bool
+	// Owner, when set, binds the VM's life to that vmctl process (see
+	// Metadata.Owner): once it is gone, `vmctl gc` removes the VM. Leave
+	// it nil for a VM the user keeps (`vm create`).
+	Owner *Owner
 }
 
 // CreateResult reports what was created and how long it took.
@@ -105,7 +109,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 		Meta: Metadata{
 			Created: m.now().UTC().Truncate(time.Second), ImageDir: req.Image.Dir,
 			StateDir: m.StateDir(req.Name), Shares: req.Shares, Group: req.Group, GroupPolicy: req.GroupPolicy,
-			Job: req.Job,
+			Job: req.Job, Owner: req.Owner,
 		},
 	}
 	if req.ScratchMiB < 0 || req.ScratchMiB > MaxScratchMiB {
@@ -121,8 +125,10 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := m.backend.Lookup(ctx, req.Name); err == nil || errors.Is(err, ErrNotOwned) {
+	if _, err := m.backend.Lookup(ctx, req.Name); err == nil {
 		return nil, fmt.Errorf("create %s: %w; pick another name or `vmctl vm rm %s`", req.Name, ErrExists, req.Name)
+	} else if errors.Is(err, ErrNotOwned) {
+		return nil, fmt.Errorf("create %s: %w: pick another name", req.Name, Foreign(err, m.backend.URI(), req.Name))
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("create %s: %w", req.Name, err)
 	}
@@ -153,9 +159,15 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 		}
 		return nil, fmt.Errorf("create %s: state dir: %w", req.Name, err)
 	}
+	// The owner file tells `vmctl gc` this directory is a create in
+	// flight, not a crashed one's leftover, until the domain is defined.
+	if err := WriteStateOwner(stateDir, SelfOwner(), m.now()); err != nil {
+		os.RemoveAll(stateDir)
+		return nil, fmt.Errorf("create %s: %w", req.Name, err)
+	}
 	if spec.ScratchDisk != "" {
 		if err := m.makeScratch(spec.ScratchDisk, req.ScratchMiB); err != nil {
-			os.Remove(stateDir)
+			os.RemoveAll(stateDir)
 			return nil, fmt.Errorf("create %s: %w", req.Name, err)
 		}
 	}
@@ -168,11 +180,19 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if defined {
-			if derr := m.backend.Destroy(cctx, req.Name); derr != nil && !errors.Is(derr, ErrNotFound) {
+			// A domain that stays is named in the error: its create
+			// failed, and it must not leak silently.
+			derr := m.backend.Destroy(cctx, req.Name)
+			if derr != nil && !errors.Is(derr, ErrNotFound) {
 				m.log.WithError(derr).Warnf("cleanup: destroy %s", req.Name)
 			}
-			if uerr := m.backend.Undefine(cctx, req.Name); uerr != nil && !errors.Is(uerr, ErrNotFound) {
+			uerr := m.backend.Undefine(cctx, req.Name)
+			if uerr != nil && !errors.Is(uerr, ErrNotFound) {
 				m.log.WithError(uerr).Warnf("cleanup: undefine %s", req.Name)
+				err = errors.Join(err, LeftVM(m.backend.URI(), req.Name, fmt.Errorf("clean up failed create: %w", errors.Join(derr, uerr))))
+				// The state directory goes with the domain, by
+				// `vmctl vm rm` or `vmctl gc`.
+				return
 			}
 		}
 		if rerr := os.RemoveAll(stateDir); rerr != nil {

@@ -138,7 +138,8 @@ func TestCreateRefusals(t *testing.T) {
 			}
 			r.Name = "dup"
 		}, hypervisor.ErrExists, "already exists"},
-		{"foreign domain name", func(e *env, r *hypervisor.CreateRequest) { e.fake.AddForeign("theirs"); r.Name = "theirs" }, hypervisor.ErrExists, ""},
+		{"foreign domain name", func(e *env, r *hypervisor.CreateRequest) { e.fake.AddForeign("theirs"); r.Name = "theirs" }, hypervisor.ErrNotOwned,
+			"a domain named theirs on host test:///fake is not vmctl's (it has no vmctl metadata); vmctl leaves it alone: pick another name"},
 		{"too much memory", func(e *env, r *hypervisor.CreateRequest) { r.MemoryMiB = 1800 }, hypervisor.ErrInsufficientMemory, "reserved"},
 		{"missing image", func(e *env, r *hypervisor.CreateRequest) { r.Image = hypervisor.BootImage{} }, hypervisor.ErrInvalidSpec, "vmctl image build"},
 		{"kvm on a host without it", func(e *env, r *hypervisor.CreateRequest) { r.Accel = hypervisor.AccelKVM }, hypervisor.ErrKVMUnavailable, "--accel tcg"},

@@ -37,6 +37,11 @@ type Metadata struct {
 	Job string `xml:"job,omitempty" json:"job,omitempty"`
 	// Scratch is the raw disk file created for the VM, removed with it.
 	Scratch string `xml:"scratch,omitempty" json:"scratch,omitempty"`
+	// Owner is the vmctl process the VM's life is bound to (job workers,
+	// benchmark VMs); `vmctl gc` removes the VM once it is gone. Absent
+	// (a `vm create` VM, or one made before owners were recorded): the
+	// user's, never removed by gc.
+	Owner *Owner `xml:"owner,omitempty" json:"owner,omitempty"`
 }
 
 // MarshalMetadata renders the element libvirt stores under <metadata>.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/vmctl/vmctl/hypervisor"
 )
 
 // memberState is where a pool member is in its life.
@@ -165,6 +167,8 @@ func (p *pool) run(m *member) {
 		}
 		w, warm, err := p.start(name)
 		if err != nil {
+			// A failed start may still leave its VM (its cleanup failed).
+			p.r.recordLeftovers(hypervisor.Leftovers(err))
 			if p.ctx.Err() != nil {
 				return
 			}
@@ -291,6 +295,7 @@ func (p *pool) refillWarm() {
 				p.warmSince = append(p.warmSince, time.Now())
 			}
 			p.mu.Unlock()
+			p.r.recordLeftovers(hypervisor.Leftovers(err))
 			if errors.Is(err, ErrUnsupported) {
 				p.r.Log.WithField("provider", p.r.Provider.Kind()).Info("no warm pool: this provider cannot pause a worker")
 			} else if err != nil {
@@ -302,13 +307,20 @@ func (p *pool) refillWarm() {
 	}
 }
 
+// WorkerStopTimeout bounds removing one worker. It is long enough for the
+// backend to re-establish a libvirt connection while libvirtd restarts:
+// a worker given up on is left behind.
+const WorkerStopTimeout = 3 * time.Minute
+
 // stopWorker removes a worker even when the job's ctx has ended, and adds
-// its lifetime to the pool's VM-seconds.
+// its lifetime to the pool's VM-seconds. A worker it cannot remove is
+// recorded as left behind: the job's result stands, and Run names it.
 func (p *pool) stopWorker(w *Worker, since time.Time) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), time.Minute)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), WorkerStopTimeout)
 	defer cancel()
 	if err := p.r.Provider.Stop(sctx, w); err != nil {
-		p.r.Log.WithError(err).WithField("worker", w.Name).Warn("stop worker")
+		p.r.Log.WithError(err).WithFields(logrus.Fields{"worker": w.Name, "host": w.Host}).Error("worker not removed")
+		p.r.leftBehind(w, err)
 	}
 	if !since.IsZero() {
 		p.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vmctl/vmctl/autoscale"
+	"github.com/vmctl/vmctl/hypervisor"
 )
 
 // ErrPartitionFailed: a partition used up its attempts; the job stops.
@@ -60,6 +61,8 @@ type Runner struct {
 	completed int64
 	decisions []autoscale.Decision
 	ceiling   string
+	// left are the workers (and what else) that could not be removed.
+	left []hypervisor.Leftover
 }
 
 // JobID names the job's VMs. It derives from the directory, so a resumed
@@ -114,6 +117,12 @@ func (r *Runner) Progress() Progress {
 // Run runs the job to the end, or resumes it when the directory holds a
 // journal: finished partitions are kept and only the rest run. Workers a
 // crashed run left are removed first. Every worker is stopped on return.
+//
+// A worker that could not be removed does not fail the job: Run returns
+// the Summary with the job's result, the workers in Summary.LeftBehind,
+// and an error wrapping hypervisor.ErrLeftBehind (a *hypervisor.LeftBehind)
+// that names each with its host and the fix. When the job failed as well,
+// the error joins both.
 func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	if r.Log == nil {
 		r.Log = logrus.New()
@@ -146,10 +155,18 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	r.outputs, r.rows = map[int]PartitionOutput{}, map[int]*PartitionRow{}
 
 	id := JobID(r.Dir)
-	if left, err := r.Provider.Cleanup(ctx, id); err != nil {
+	removed, err := r.Provider.Cleanup(ctx, id)
+	if len(removed) > 0 {
+		r.Log.WithField("workers", removed).Info("removed workers an earlier run left")
+	}
+	switch {
+	case hypervisor.OnlyLeftBehind(err):
+		// They hold resources, not partitions: the job can run without
+		// them, and they are named at the end.
+		r.recordLeftovers(hypervisor.Leftovers(err))
+		r.Log.WithError(err).Error("workers an earlier run left could not be removed")
+	case err != nil:
 		return nil, fmt.Errorf("clean up workers of an earlier run: %w", err)
-	} else if len(left) > 0 {
-		r.Log.WithField("workers", left).Info("removed workers an earlier run left")
 	}
 
 	var tasks []*task
@@ -174,10 +191,58 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	}
 	if len(tasks) > 0 {
 		if err := r.runTasks(ctx, id, tasks); err != nil {
-			return r.summary(), err
+			return r.summary(), r.withLeftovers(err)
 		}
 	}
-	return r.finish()
+	sum, err := r.finish()
+	return sum, r.withLeftovers(err)
+}
+
+// leftBehind records a worker Stop could not remove: the resources its
+// error names, or the worker itself.
+func (r *Runner) leftBehind(w *Worker, err error) {
+	items := hypervisor.Leftovers(err)
+	if len(items) == 0 {
+		items = []hypervisor.Leftover{hypervisor.NewLeftover("worker", w.Host, w.Name, "",
+			"see the error; `vmctl gc` lists what vmctl left", err)}
+	}
+	r.recordLeftovers(items)
+}
+
+func (r *Runner) recordLeftovers(items []hypervisor.Leftover) {
+	if len(items) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.left = append(r.left, items...)
+}
+
+// withLeftovers adds to err the resources left behind that it does not
+// name already. With nothing else wrong, it is the *hypervisor.LeftBehind
+// alone.
+func (r *Runner) withLeftovers(err error) error {
+	r.mu.Lock()
+	left := append([]hypervisor.Leftover(nil), r.left...)
+	r.mu.Unlock()
+	named := map[string]bool{}
+	for _, l := range hypervisor.Leftovers(err) {
+		named[l.Kind+"\x00"+l.Host+"\x00"+l.Name] = true
+	}
+	var rest []hypervisor.Leftover
+	for _, l := range left {
+		if !named[l.Kind+"\x00"+l.Host+"\x00"+l.Name] {
+			rest = append(rest, l)
+		}
+	}
+	lb := hypervisor.JoinLeftovers(rest)
+	switch {
+	case lb == nil:
+		return err
+	case err == nil:
+		return lb
+	}
+	return errors.Join(err, lb)
 }
 
 func (r *Runner) runTasks(ctx context.Context, id string, tasks []*task) error {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vmctl/vmctl/autoscale"
+	"github.com/vmctl/vmctl/hypervisor"
 )
 
 // PartitionRow is one line of the summary table.
@@ -61,6 +62,9 @@ type Summary struct {
 	Ceiling   string         `json:"ceiling,omitempty"`
 	Rows      []PartitionRow `json:"rows"`
 	Result    *Reduced       `json:"result,omitempty"`
+	// LeftBehind are the workers that could not be removed, each with
+	// its host, the error and the fix. The result stands without them.
+	LeftBehind []hypervisor.Leftover `json:"left_behind,omitempty"`
 }
 
 // summary builds the report from the runner's counters. Called with mu
@@ -83,6 +87,7 @@ func (r *Runner) summary() *Summary {
 		p.mu.Unlock()
 	}
 	s.Ceiling = r.ceiling
+	s.LeftBehind = append(s.LeftBehind, r.left...)
 	for _, d := range r.decisions {
 		switch d.Action {
 		case autoscale.ActionScaleOut:

@@ -27,6 +27,10 @@ type VMProvider struct {
 	Claims *scheduler.ClaimStore
 	Policy scheduler.Policy
 	Image  hypervisor.BootImage
+	// Owner is recorded on every VM as the process its life is bound to,
+	// so `vmctl gc` removes the workers of a vmctl that died. nil: this
+	// process.
+	Owner *hypervisor.Owner
 }
 
 func (v *VMProvider) Kind() string { return "vm" }
@@ -41,7 +45,10 @@ func (v *VMProvider) createRequest(name string) (hypervisor.CreateRequest, error
 	}
 	req := hypervisor.CreateRequest{
 		Name: name, VCPUs: t.VCPUs, MemoryMiB: t.MemoryMiB, Accel: accel, Image: v.Image,
-		Job: v.JobID, ScratchMiB: t.ScratchMiB, TBCacheMiB: t.TBCacheMiB,
+		Job: v.JobID, ScratchMiB: t.ScratchMiB, TBCacheMiB: t.TBCacheMiB, Owner: v.Owner,
+	}
+	if req.Owner == nil {
+		req.Owner = hypervisor.SelfOwner()
 	}
 	if v.Spec.Inputs != "" {
 		req.Shares = append(req.Shares, hypervisor.Share{HostDir: v.Spec.Inputs, Tag: "inputs"})
@@ -65,25 +72,18 @@ func (v *VMProvider) Start(ctx context.Context, name string) (*Worker, error) {
 		return nil, err
 	}
 	if res.Agent == nil {
-		m := v.Fleet.Member(res.Host)
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), WorkerStopTimeout)
 		defer cancel()
-		m.Manager.Remove(rctx, name)
-		return nil, fmt.Errorf("start %s: create returned no agent connection", name)
+		return nil, errors.Join(fmt.Errorf("start %s: create returned no agent connection", name), v.Fleet.RemoveOn(rctx, res.Host, name))
 	}
 	return &Worker{Name: name, Host: res.Host, Client: res.Agent, InputsRoot: guestInputs, OutputRoot: guestOutputs, AgentPath: GuestAgentPath}, nil
 }
 
+// Stop removes the worker's VM. A VM that may still be there is named in a
+// *hypervisor.LeftBehind.
 func (v *VMProvider) Stop(ctx context.Context, w *Worker) error {
 	w.Client.Close()
-	m := v.Fleet.Member(w.Host)
-	if m == nil || m.Manager == nil {
-		return fmt.Errorf("stop %s: host %s is not open", w.Name, w.Host)
-	}
-	if err := m.Manager.Remove(ctx, w.Name); err != nil && !errors.Is(err, hypervisor.ErrNotFound) {
-		return err
-	}
-	return nil
+	return v.Fleet.RemoveOn(ctx, w.Host, w.Name)
 }
 
 // Alive asks the agent; a VM whose agent does not answer within a few
@@ -99,28 +99,33 @@ func (v *VMProvider) Alive(ctx context.Context, w *Worker) bool {
 	return w.Client.Ping(pctx) == nil
 }
 
+// Cleanup removes the job's VMs on every host that answers. A VM that
+// could not be removed is named in a *hypervisor.LeftBehind; a host that
+// could not be listed is an error of its own (its VMs, if any, are
+// unknown).
 func (v *VMProvider) Cleanup(ctx context.Context, jobID string) ([]string, error) {
-	vms, err := v.Fleet.List(ctx)
-	if err != nil && len(vms) == 0 {
-		return nil, err
+	vms, listErr := v.Fleet.List(ctx)
+	if listErr != nil {
+		listErr = fmt.Errorf("list workers of job %s: %w", jobID, listErr)
 	}
 	var removed []string
+	var left []hypervisor.Leftover
 	var errs []error
 	for _, vm := range vms {
 		if vm.Meta.Job != jobID {
 			continue
 		}
-		m := v.Fleet.Member(vm.Host)
-		if m == nil || m.Manager == nil {
-			continue
-		}
-		if err := m.Manager.Remove(ctx, vm.Name); err != nil && !errors.Is(err, hypervisor.ErrNotFound) {
+		err := v.Fleet.RemoveOn(ctx, vm.Host, vm.Name)
+		switch {
+		case errors.Is(err, hypervisor.ErrLeftBehind):
+			left = append(left, hypervisor.Leftovers(err)...)
+		case err != nil:
 			errs = append(errs, err)
-			continue
+		default:
+			removed = append(removed, vm.Name)
 		}
-		removed = append(removed, vm.Name)
 	}
-	return removed, errors.Join(errs...)
+	return removed, errors.Join(listErr, errors.Join(errs...), hypervisor.JoinLeftovers(left))
 }
 
 func (v *VMProvider) manager(w *Worker) (*hypervisor.Manager, error) {

@@ -8,11 +8,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vmctl/vmctl/internal/procid"
 )
 
 func TestReserveDropsStaleClaims(t *testing.T) {
 	self := os.Getpid()
-	selfStart, err := processStart(self)
+	selfStart, err := procid.Start(self)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/vmctl/vmctl/internal/procid"
 )
 
 // Claim store defaults.
@@ -73,7 +76,7 @@ func NewClaimStore(dir string, opts ...ClaimOption) (*ClaimStore, error) {
 	if dir == "" {
 		dir = DefaultClaimsDir
 	}
-	s := &ClaimStore{dir: dir, now: time.Now, alive: processAlive, ttl: DefaultClaimTTL, poll: DefaultLockPoll}
+	s := &ClaimStore{dir: dir, now: time.Now, alive: procid.Alive, ttl: DefaultClaimTTL, poll: DefaultLockPoll}
 	for _, o := range opts {
 		o(s)
 	}
@@ -84,7 +87,7 @@ func NewClaimStore(dir string, opts ...ClaimOption) (*ClaimStore, error) {
 		return nil, fmt.Errorf("claim store: %w", err)
 	}
 	s.self.pid = os.Getpid()
-	if start, err := processStart(s.self.pid); err == nil {
+	if start, err := procid.Start(s.self.pid); err == nil {
 		s.self.start = start
 	}
 	return s, nil
@@ -245,4 +248,77 @@ func hasVM(h *Host, name string) bool {
 		}
 	}
 	return false
+}
+
+// StaleClaim is a claim file nothing will release: its process is gone, or
+// the file is torn or unreadable.
+type StaleClaim struct {
+	Path string
+	// VM, Host, PID and Created are empty for an unreadable file.
+	VM      string
+	Host    string
+	PID     int
+	Created time.Time
+	Reason  string
+}
+
+// Stale lists, under the store's lock, the claims whose process no longer
+// runs and the files that are not claims any more (a crashed writer's
+// temporary, an undecodable file). A live process's claim is never listed,
+// however old: it still counts until its TTL, and its process releases it.
+func (s *ClaimStore) Stale(ctx context.Context) ([]StaleClaim, error) {
+	unlock, err := lockFile(ctx, filepath.Join(s.dir, lockName), s.poll)
+	if err != nil {
+		return nil, fmt.Errorf("list stale claims: %w", err)
+	}
+	defer unlock()
+	return s.stale()
+}
+
+// stale is Stale with the lock held.
+func (s *ClaimStore) stale() ([]StaleClaim, error) {
+	all, junk, err := readClaims(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []StaleClaim
+	for _, c := range all {
+		if s.alive(c.PID, c.PIDStart) {
+			continue
+		}
+		out = append(out, StaleClaim{Path: c.path, VM: c.VM, Host: c.Host, PID: c.PID, Created: c.Created,
+			Reason: fmt.Sprintf("claim for vm %s by pid %d, which is gone", c.VM, c.PID)})
+	}
+	for _, p := range junk {
+		out = append(out, StaleClaim{Path: p, Reason: "torn or unreadable claim file"})
+	}
+	slices.SortFunc(out, func(a, b StaleClaim) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
+}
+
+// RemoveStale removes the claim file at path under the store's lock if it
+// is still stale (see Stale). A file already gone is not an error; one
+// whose process runs (again: a reused path) is refused.
+func (s *ClaimStore) RemoveStale(ctx context.Context, path string) error {
+	unlock, err := lockFile(ctx, filepath.Join(s.dir, lockName), s.poll)
+	if err != nil {
+		return fmt.Errorf("remove stale claim %s: %w", path, err)
+	}
+	defer unlock()
+	stale, err := s.stale()
+	if err != nil {
+		return fmt.Errorf("remove stale claim %s: %w", path, err)
+	}
+	for _, c := range stale {
+		if c.Path == path {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove stale claim: %w", err)
+			}
+			return nil
+		}
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("remove stale claim %s: it is not stale (its process runs, or it is not a claim of %s)", path, s.dir)
 }

@@ -139,7 +139,8 @@ func (f *Fleet) List(ctx context.Context) ([]hypervisor.DomainInfo, error) {
 
 // Find returns the host holding the vmctl VM name. ErrNotFound when no
 // reachable host has it (the error also names unreachable hosts, where it
-// might be).
+// might be); a *hypervisor.ForeignDomain (ErrNotOwned) when a host has a
+// domain of that name that is not vmctl's.
 func (f *Fleet) Find(ctx context.Context, name string) (*Member, hypervisor.DomainInfo, error) {
 	var unreachable []string
 	for _, m := range f.members {
@@ -151,6 +152,9 @@ func (f *Fleet) Find(ctx context.Context, name string) (*Member, hypervisor.Doma
 		if err == nil {
 			info.Host = m.Spec.Name
 			return m, info, nil
+		}
+		if errors.Is(err, hypervisor.ErrNotOwned) {
+			return nil, hypervisor.DomainInfo{}, hypervisor.Foreign(err, m.Spec.Name, name)
 		}
 		if !errors.Is(err, hypervisor.ErrNotFound) {
 			return nil, hypervisor.DomainInfo{}, fmt.Errorf("host %s: %w", m.Spec.Name, err)
@@ -176,6 +180,8 @@ type CreateResult struct {
 func (f *Fleet) Create(ctx context.Context, claims *ClaimStore, pol Policy, sreq Request, creq hypervisor.CreateRequest) (*CreateResult, error) {
 	if _, _, err := f.Find(ctx, creq.Name); err == nil {
 		return nil, fmt.Errorf("create %s: %w; pick another name or `vmctl vm rm %s`", creq.Name, hypervisor.ErrExists, creq.Name)
+	} else if errors.Is(err, hypervisor.ErrNotOwned) {
+		return nil, fmt.Errorf("create %s: %w: pick another name", creq.Name, err)
 	} else if !errors.Is(err, hypervisor.ErrNotFound) {
 		return nil, fmt.Errorf("create %s: %w", creq.Name, err)
 	}
@@ -202,4 +208,45 @@ func (f *Fleet) Create(ctx context.Context, claims *ClaimStore, pol Policy, sreq
 	}
 	res.Info.Host = m.Spec.Name
 	return &CreateResult{Placement: pl, Host: m.Spec.Name, CreateResult: res}, nil
+}
+
+// RemoveOn removes the vmctl VM name from the fleet's host host. A VM
+// that is already gone is not an error. A failure that may have left the
+// VM there is a *hypervisor.LeftBehind naming it, its host and the fix;
+// a domain of that name that is not vmctl's is a *hypervisor.ForeignDomain
+// and is left alone.
+func (f *Fleet) RemoveOn(ctx context.Context, host, name string) error {
+	m := f.Member(host)
+	if m == nil || m.Manager == nil {
+		why := fmt.Errorf("remove %s: host %s is not open", name, host)
+		if m != nil && m.Err != nil {
+			why = fmt.Errorf("remove %s: host %s: %w", name, host, m.Err)
+		}
+		return hypervisor.LeftVM(host, name, why)
+	}
+	return hypervisor.LeftVM(host, name, hypervisor.Foreign(m.Manager.Remove(ctx, name), host, name))
+}
+
+// Remove finds the vmctl VM name on whichever host holds it and removes it
+// (see RemoveOn). When no reachable host has it, a leftover state
+// directory of the name is still cleared (a crashed create's) and the
+// error wraps hypervisor.ErrNotFound. When a host fails to say whether it
+// has the VM, that error is returned as it is.
+func (f *Fleet) Remove(ctx context.Context, name string) error {
+	m, _, err := f.Find(ctx, name)
+	if errors.Is(err, hypervisor.ErrNotFound) {
+		for _, mm := range f.members {
+			if mm.Manager != nil {
+				mm.Manager.Remove(ctx, name)
+				break
+			}
+		}
+		return err
+	}
+	if err != nil {
+		// Not found for sure, nor found: a plain error, since nothing
+		// says there is a VM to leave behind.
+		return err
+	}
+	return f.RemoveOn(ctx, m.Spec.Name, name)
 }

@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -58,4 +60,16 @@ func wantContains(t *testing.T, got string, want ...string) {
 			t.Errorf("%q\n  does not contain %q", got, w)
 		}
 	}
+}
+
+// exitedPID runs a process to its end and returns its pid: a pid nothing
+// owns any more.
+func exitedPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.Pid()
 }

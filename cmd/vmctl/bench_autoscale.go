@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/vmctl/vmctl/hypervisor"
 	"github.com/vmctl/vmctl/jobs"
 )
 
@@ -78,10 +80,15 @@ func benchAutoscaleCommand(log *logrus.Logger) *cli.Command {
 			defer os.RemoveAll(work)
 			rep := autoscaleReport{Arrivals: jobs.Arrivals{Waves: c.Int("waves"), Every: c.Duration("wave-every")}}
 			var first *jobs.Reduced
+			// Workers a run could not remove do not spoil its figures:
+			// the runs go on and they are named at the end (exit 3).
+			var left error
 			run := func(mode string, s *jobs.Spec, size int) error {
 				fmt.Fprintf(os.Stderr, "== %s\n", mode)
 				sum, err := runOnce(c, log, s, fmt.Sprintf("%s/%d-%s", work, len(rep.Runs), strings.ReplaceAll(mode, " ", "-")), false)
-				if err != nil {
+				if hypervisor.OnlyLeftBehind(err) {
+					left = errors.Join(left, err)
+				} else if err != nil {
 					return fmt.Errorf("%s: %w", mode, err)
 				}
 				if first == nil {
@@ -97,11 +104,11 @@ func benchAutoscaleCommand(log *logrus.Logger) *cli.Command {
 				fixed := *spec
 				fixed.Pool.Autoscale, fixed.Pool.Size = nil, n
 				if err := run(fmt.Sprintf("fixed %d", n), &fixed, n); err != nil {
-					return err
+					return errors.Join(err, left)
 				}
 			}
 			if err := run("autoscaled", spec, 0); err != nil {
-				return err
+				return errors.Join(err, left)
 			}
 			best := bestFixed(rep.Runs[:len(sizes)])
 			auto := rep.Runs[len(rep.Runs)-1]
@@ -109,7 +116,7 @@ func benchAutoscaleCommand(log *logrus.Logger) *cli.Command {
 			rep.MakespanRatio = auto.Makespan.Seconds() / best.Makespan.Seconds()
 			rep.VMSecondRatio = auto.VMSeconds / best.VMSeconds
 			if jsonOutput(c) {
-				return writeJSON(os.Stdout, rep)
+				return errors.Join(writeJSON(os.Stdout, rep), left)
 			}
 			rows := make([][]string, 0, len(rep.Runs))
 			for _, r := range rep.Runs {
@@ -122,7 +129,7 @@ func benchAutoscaleCommand(log *logrus.Logger) *cli.Command {
 			}
 			fmt.Printf("best fixed pool: %d VMs (the smallest within %.0f%% of the fastest); autoscaled makespan %.2fx, VM-seconds %.2fx of it\n",
 				rep.BestFixed, bestSlack*100, rep.MakespanRatio, rep.VMSecondRatio)
-			return nil
+			return left
 		},
 	}
 }

@@ -162,15 +162,9 @@ func (d *densityVMs) Remove(ctx context.Context, name string) error {
 		return d.provider.Stop(ctx, w)
 	}
 	// A failed Start cleans up after itself; this catches a domain left
-	// by one interrupted at the wrong moment.
-	m, _, err := d.fleet.Find(ctx, name)
-	if errors.Is(err, hypervisor.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := m.Manager.Remove(ctx, name); err != nil && !errors.Is(err, hypervisor.ErrNotFound) {
+	// by one interrupted at the wrong moment. One that stays is named in
+	// a *hypervisor.LeftBehind.
+	if err := d.fleet.Remove(ctx, name); err != nil && !errors.Is(err, hypervisor.ErrNotFound) {
 		return err
 	}
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -97,9 +98,12 @@ func benchOverheadCommand(log *logrus.Logger) *cli.Command {
 			if rep != nil {
 				rep.Host, rep.Notes = host, append(rep.Notes, notes...)
 			}
-			if err != nil {
+			// VMs it could not remove are named (exit 3); the report
+			// is complete.
+			if err != nil && !hypervisor.OnlyLeftBehind(err) {
 				return err
 			}
+			left := err
 			if p := c.String("json"); p != "" {
 				if err := bench.WriteJSONFile(p, rep); err != nil {
 					return err
@@ -111,13 +115,13 @@ func benchOverheadCommand(log *logrus.Logger) *cli.Command {
 				}
 			}
 			if jsonOutput(c) {
-				return writeJSON(os.Stdout, rep)
+				return errors.Join(writeJSON(os.Stdout, rep), left)
 			}
 			printOverhead(rep)
 			if p := c.String("report"); p != "" {
 				fmt.Printf("report: %s\n", p)
 			}
-			return nil
+			return left
 		},
 	}
 }

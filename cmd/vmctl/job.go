@@ -105,22 +105,25 @@ func jobDir(c *cli.Context, spec *jobs.Spec) string {
 	return filepath.Join(c.String("jobs-dir"), spec.Name+"-"+time.Now().Format("20060102-150405"))
 }
 
-// runJob runs (or resumes) the job in dir and prints its summary.
+// runJob runs (or resumes) the job in dir and prints its summary. Workers
+// that could not be removed do not spoil the result: it is printed, and
+// the returned error names them (exit 3).
 func runJob(c *cli.Context, log *logrus.Logger, spec *jobs.Spec, dir string, native, compare bool) error {
 	sum, err := runOnce(c, log, spec, dir, native)
-	if err != nil {
+	if err != nil && !hypervisor.OnlyLeftBehind(err) {
 		if sum != nil && !jsonOutput(c) {
 			printJobSummary(sum, nil)
 		}
 		return err
 	}
+	left := err
 	var nat *jobs.Summary
 	if compare && !native {
 		if nat, err = runOnce(c, log, spec, filepath.Join(dir, "native"), true); err != nil {
-			return fmt.Errorf("native comparison run: %w", err)
+			return errors.Join(fmt.Errorf("native comparison run: %w", err), left)
 		}
 		if err := jobs.CheckSameResult(sum.Result, nat.Result); err != nil {
-			return fmt.Errorf("in-VM and native results differ: %w", err)
+			return errors.Join(fmt.Errorf("in-VM and native results differ: %w", err), left)
 		}
 	}
 	if jsonOutput(c) {
@@ -129,10 +132,10 @@ func runJob(c *cli.Context, log *logrus.Logger, spec *jobs.Spec, dir string, nat
 			out["native"] = nat
 			out["ratio"] = jobs.Compare(sum, nat)
 		}
-		return writeJSON(os.Stdout, out)
+		return errors.Join(writeJSON(os.Stdout, out), left)
 	}
 	printJobSummary(sum, nat)
-	return nil
+	return left
 }
 
 func runOnce(c *cli.Context, log *logrus.Logger, spec *jobs.Spec, dir string, native bool) (*jobs.Summary, error) {

@@ -28,7 +28,10 @@ func main() {
 	app := newApp(log)
 	if err := app.RunContext(ctx, interspersed(app, os.Args)); err != nil {
 		var ee exitError
-		if errors.As(err, &ee) {
+		if errors.As(withExitCode(err), &ee) {
+			if ee.err != nil {
+				fmt.Fprintf(os.Stderr, "vmctl: %v\n", ee.err)
+			}
 			os.Exit(ee.code)
 		}
 		fmt.Fprintf(os.Stderr, "vmctl: %v\n", err)
@@ -36,10 +39,37 @@ func main() {
 	}
 }
 
-// exitError carries a guest command's exit code out of vm exec.
-type exitError struct{ code int }
+// exitError carries an exit code out of a command: a guest command's (vm
+// exec, err nil: nothing more to print), or vmctl's own for err.
+type exitError struct {
+	code int
+	err  error
+}
 
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+func (e exitError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+func (e exitError) Unwrap() error { return e.err }
+
+// exitLeftBehind is the exit code of a command that did its work but could
+// not remove everything it made (VMs, files): the message names each with
+// its fix. A command that failed for another reason exits 1 and still
+// names what it left.
+const exitLeftBehind = 3
+
+// withExitCode gives an error that is nothing but resources left behind
+// (hypervisor.OnlyLeftBehind) exit code 3; any other error is unchanged.
+func withExitCode(err error) error {
+	var ee exitError
+	if errors.As(err, &ee) || !hypervisor.OnlyLeftBehind(err) {
+		return err
+	}
+	return exitError{code: exitLeftBehind, err: err}
+}
 
 func newApp(log *logrus.Logger) *cli.App {
 	return &cli.App{
@@ -77,6 +107,7 @@ func newApp(log *logrus.Logger) *cli.App {
 			jobCommand(log),
 			poolCommand(log),
 			benchCommand(log),
+			gcCommand(log),
 		},
 	}
 }

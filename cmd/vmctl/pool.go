@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/vmctl/vmctl/hypervisor"
 	"github.com/vmctl/vmctl/jobs"
 )
 
@@ -38,8 +39,12 @@ func poolCommand(log *logrus.Logger) *cli.Command {
 // running/ before it starts, so two pools on one spool never run it twice
 // (rename is atomic), and to done/ or failed/ after, next to its job
 // directory. It stops on a signal (the running job cleans up first) or,
-// with --once, when the spool is empty.
-func servePool(c *cli.Context, log *logrus.Logger) error {
+// with --once, when the spool is empty. Workers that jobs could not remove
+// are logged as they happen and named again in the error it returns when
+// it stops (exit 3).
+func servePool(c *cli.Context, log *logrus.Logger) (err error) {
+	var left error
+	defer func() { err = errors.Join(err, left) }()
 	spool := c.String("spool")
 	for _, d := range []string{"running", "done", "failed"} {
 		if err := os.MkdirAll(filepath.Join(spool, d), 0o755); err != nil {
@@ -56,8 +61,14 @@ func servePool(c *cli.Context, log *logrus.Logger) error {
 			if c.Context.Err() != nil {
 				return nil
 			}
-			if err := runSpooled(c, log, spool, spec); err != nil {
+			err := runSpooled(c, log, spool, spec)
+			switch {
+			case hypervisor.OnlyLeftBehind(err):
+				log.WithError(err).WithField("spec", filepath.Base(spec)).Error("spooled job done, but left resources behind")
+				left = errors.Join(left, err)
+			case err != nil:
 				log.WithError(err).WithField("spec", filepath.Base(spec)).Error("spooled job failed")
+				left = errors.Join(left, hypervisor.JoinLeftovers(hypervisor.Leftovers(err)))
 			}
 		}
 		if c.Bool("once") && len(specs) == 0 {
@@ -86,12 +97,17 @@ func runSpooled(c *cli.Context, log *logrus.Logger, spool, spec string) error {
 	if err == nil {
 		err = runJob(c, log, s, dir, c.Bool("native"), false)
 	}
+	// A job whose only trouble is workers it could not remove is done:
+	// its result stands; base.left-behind names them.
 	dest := "done"
-	if err != nil {
+	switch {
+	case hypervisor.OnlyLeftBehind(err):
+		os.WriteFile(filepath.Join(spool, "running", base+".left-behind"), []byte(err.Error()+"\n"), 0o644)
+	case err != nil:
 		dest = "failed"
 		os.WriteFile(filepath.Join(spool, "running", base+".error"), []byte(err.Error()+"\n"), 0o644)
 	}
-	for _, name := range []string{filepath.Base(spec), base + ".job", base + ".error"} {
+	for _, name := range []string{filepath.Base(spec), base + ".job", base + ".error", base + ".left-behind"} {
 		from := filepath.Join(spool, "running", name)
 		if _, serr := os.Stat(from); serr == nil {
 			os.RemoveAll(filepath.Join(spool, dest, name))

@@ -397,21 +397,12 @@ func vmRmCommand(log *logrus.Logger) *cli.Command {
 				return err
 			}
 			defer f.Close()
+			// A VM that could not be removed is named with its fix
+			// (exit 3 when that is all that went wrong); a name no
+			// host has, or a domain that is not vmctl's, exits 1.
 			var errs []error
 			for _, name := range c.Args().Slice() {
-				member, _, err := f.Find(c.Context, name)
-				if errors.Is(err, hypervisor.ErrNotFound) {
-					// Still clear a leftover state directory of a VM
-					// whose domain is gone (a crashed create).
-					if m := f.Members()[0].Manager; m != nil {
-						err = m.Remove(c.Context, name)
-					}
-				}
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				if err := member.Manager.Remove(c.Context, name); err != nil {
+				if err := f.Remove(c.Context, name); err != nil {
 					errs = append(errs, err)
 					continue
 				}
