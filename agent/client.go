@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,16 +24,34 @@ const maxRemoteMessage = 1024
 // concurrently; requests are multiplexed and answered out of order.
 // The guest is not trusted: frames are size-capped, replies validated and
 // every call ends by its context's deadline or the operation's timeout.
+// While calls are pending a stopped or hung guest is also told by its
+// silence: the client pings a quiet line, and once the guest has sent
+// nothing for Timeouts.Unresponsive every call fails with ErrUnresponsive.
 type Client struct {
 	rwc   io.ReadWriteCloser
 	cfg   clientConfig
 	hello HelloInfo
 
 	writeq chan writeReq
+	// probeq holds the heartbeat's ping frame for the writer (buffer 1).
+	probeq chan []byte
+
+	// born is the zero of the liveness stamps, which are durations since
+	// it (monotonic with the real clock).
+	born time.Time
+	// lastRx is when bytes last arrived from the guest.
+	lastRx atomic.Int64
+	// wake tells the heartbeat that a call started on an idle connection
+	// (buffer 1).
+	wake chan struct{}
 
 	mu      sync.Mutex
 	nextID  uint64
 	pending map[uint64]*call
+	// activeSince is when the pending calls went from none to some: the
+	// quiet before it, however long, is not the guest's fault.
+	activeSince time.Duration
+	probe       probeState
 
 	closeOnce sync.Once
 	closeErr  error
@@ -73,7 +92,8 @@ func Connect(ctx context.Context, dial DialFunc, opts ...ClientOption) (*Client,
 // NewClient performs the handshake over an open stream and takes
 // ownership of it: on failure, and on Close, it is closed.
 func NewClient(ctx context.Context, rwc io.ReadWriteCloser, opts ...ClientOption) (*Client, error) {
-	cfg := clientConfig{maxFrame: MaxFrameSize, skipLimit: DefaultHandshakeSkipLimit, rand: rand.Reader}
+	cfg := clientConfig{maxFrame: MaxFrameSize, skipLimit: DefaultHandshakeSkipLimit, rand: rand.Reader,
+		now: time.Now, after: time.After}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -91,6 +111,9 @@ func NewClient(ctx context.Context, rwc io.ReadWriteCloser, opts ...ClientOption
 		rwc:    rwc,
 		cfg:    cfg,
 		writeq: make(chan writeReq),
+		probeq: make(chan []byte, 1),
+		born:   cfg.now(),
+		wake:   make(chan struct{}, 1),
 		// A random first id keeps stale responses from a previous
 		// connection from matching requests on this one.
 		nextID:  uint64(binary.BigEndian.Uint32(seed[:4])>>1) + 1,
@@ -102,6 +125,7 @@ func NewClient(ctx context.Context, rwc io.ReadWriteCloser, opts ...ClientOption
 		c.fail(err)
 		return nil, err
 	}
+	go c.heartbeat()
 	return c, nil
 }
 
@@ -143,6 +167,11 @@ func (c *Client) writeLoop() {
 			_, err := c.rwc.Write(w.frame)
 			w.done <- err
 			if err != nil {
+				c.fail(fmt.Errorf("agent: write: %w: %w", ErrClosed, err))
+				return
+			}
+		case frame := <-c.probeq:
+			if _, err := c.rwc.Write(frame); err != nil {
 				c.fail(fmt.Errorf("agent: write: %w: %w", ErrClosed, err))
 				return
 			}
@@ -203,6 +232,9 @@ func (c *Client) register(op string, onEvent func(*Envelope) error) (uint64, *ca
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.pending) == 0 {
+		c.becameActive()
+	}
 	id := c.nextID
 	c.nextID++
 	c.pending[id] = cl

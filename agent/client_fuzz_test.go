@@ -109,8 +109,10 @@ const fuzzSeparator = "\n--\n"
 // even, the input is stale garbage in front of a valid hello; odd, a
 // valid hello is followed by the input as replies (parts separated by
 // fuzzSeparator, released one per request) to a ping, a stats and a
-// streaming exec in flight together. The client must never panic, hang,
-// or hand the caller more output than the cap.
+// streaming exec in flight together. The heartbeat is short, so its
+// probes (ids from 5) go out too and, being writes, release parts. The
+// client must never panic, hang, or hand the caller more output than the
+// cap.
 func FuzzClientConn(f *testing.F) {
 	hello := fuzzFrame(f, &Envelope{Type: TypeResponse, ID: 1, Op: OpHello,
 		Body: fuzzBody(HelloInfo{ProtocolVersion: ProtocolVersion, Nonce: fuzzNonce})})
@@ -128,6 +130,7 @@ func FuzzClientConn(f *testing.F) {
 	f.Add(concat([]byte{1}, result, ping, sep, sep, stats))
 	f.Add(concat([]byte{1}, ping, sep, header(0xFFFFFFFF)))
 	f.Add(concat([]byte{1}, frame(f, `{"type":"event","id":4,"op":"exec","body":{"stream":"stdout","data":"AAAA"}}`), sep, sep, result))
+	f.Add(concat([]byte{1}, ping, sep, stats, sep, event, frame(f, `{"type":"response","id":5,"op":"ping"}`), sep, result))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
@@ -150,7 +153,8 @@ func FuzzClientConn(f *testing.F) {
 			}
 		}()
 		c, err := NewClient(ctx, g, withRandom(zeroRand{}),
-			WithTimeouts(Timeouts{Handshake: time.Second, Ping: time.Second, Stats: time.Second, Exec: time.Second, ExecGrace: 100 * time.Millisecond}))
+			WithTimeouts(Timeouts{Handshake: time.Second, Ping: time.Second, Stats: time.Second, Exec: time.Second, ExecGrace: 100 * time.Millisecond,
+				Heartbeat: 100 * time.Millisecond, Unresponsive: 500 * time.Millisecond}))
 		if err != nil {
 			return
 		}

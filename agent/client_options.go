@@ -1,6 +1,9 @@
 package agent
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // minClientFrameSize keeps a lowered limit large enough for hello and for
 // streamed output chunks.
@@ -18,6 +21,8 @@ type clientConfig struct {
 	maxFrame  int
 	skipLimit int64
 	rand      io.Reader
+	now       func() time.Time
+	after     func(time.Duration) <-chan time.Time
 }
 
 // WithTimeouts overrides DefaultTimeouts; zero fields keep the defaults.
@@ -38,6 +43,20 @@ func WithHandshakeSkipLimit(n int64) ClientOption {
 	return func(c *clientConfig) {
 		if n > 0 {
 			c.skipLimit = n
+		}
+	}
+}
+
+// WithClock injects the clock of the liveness check: now stamps what
+// arrives from the guest and after paces the probes. Either may be nil
+// for time.Now and time.After. Tests pass a fake that they advance.
+func WithClock(now func() time.Time, after func(time.Duration) <-chan time.Time) ClientOption {
+	return func(c *clientConfig) {
+		if now != nil {
+			c.now = now
+		}
+		if after != nil {
+			c.after = after
 		}
 	}
 }

@@ -24,6 +24,11 @@ var (
 	ErrHandshake = errors.New("handshake failed")
 	// ErrClosed: the connection is closed or was lost.
 	ErrClosed = errors.New("connection closed")
+	// ErrUnresponsive: calls were pending and the guest sent nothing at
+	// all, not even a reply to a ping, for Timeouts.Unresponsive (a
+	// stopped or hung guest). The client closed the connection, so errors
+	// wrapping it also wrap ErrClosed.
+	ErrUnresponsive = errors.New("guest agent stopped answering")
 	// ErrBadRequest: a request was invalid; nothing was run.
 	ErrBadRequest = errors.New("bad request")
 	// ErrNotFound: the program or file a request named does not exist.

@@ -13,7 +13,7 @@ func (c *Client) handshake(ctx context.Context, nonce string) error {
 	defer cancel()
 	// The hello call is registered before the reader starts so that its
 	// reply cannot race past it.
-	fr := NewFrameReader(c.rwc, WithMaxFrameSize(c.cfg.maxFrame), WithResync(c.cfg.skipLimit))
+	fr := NewFrameReader(rxStamp{c}, WithMaxFrameSize(c.cfg.maxFrame), WithResync(c.cfg.skipLimit))
 	id, cl := c.register(OpHello, nil)
 	go c.writeLoop()
 	go c.readLoop(fr, id, nonce)
@@ -105,6 +105,9 @@ func isHelloReply(env *Envelope, id uint64, nonce string) bool {
 func (c *Client) dispatch(env *Envelope) {
 	c.mu.Lock()
 	cl := c.pending[env.ID]
+	if cl == nil && env.Type == TypeResponse {
+		c.probe.answered(env.ID)
+	}
 	c.mu.Unlock()
 	if cl == nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -296,5 +297,49 @@ func TestServeUnixListener(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return after cancel")
+	}
+}
+
+// TestServeConnAnswersPingDuringExec: requests are served concurrently,
+// so a ping (the host's liveness probe) is answered while an exec runs,
+// streaming or not.
+func TestServeConnAnswersPingDuringExec(t *testing.T) {
+	tests := []struct {
+		name   string
+		script string
+		stream bool
+	}{
+		{name: "silent exec", script: "echo $$ > %[1]s.new; mv %[1]s.new %[1]s; exec sleep 30"},
+		{name: "streaming exec", script: "echo $$ > %[1]s.new; mv %[1]s.new %[1]s; while :; do echo out; sleep 0.01; done", stream: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, served := newRawHost(t, newRecordingHandler())
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			body, _ := json.Marshal(ExecRequest{Argv: []string{"sh", "-c", fmt.Sprintf(tt.script, pidFile)}, Stream: tt.stream})
+			h.write(h.request(1, OpExec, 0, string(body)))
+			deadline := time.Now().Add(5 * time.Second)
+			for !fileExists(pidFile) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			h.write(h.request(2, OpPing, 0, ""))
+			for {
+				env := h.read()
+				if env.ID == 1 && env.Type == TypeEvent {
+					continue // output of the running exec
+				}
+				if env.ID != 2 || env.Type != TypeResponse || env.Error != nil {
+					t.Fatalf("got %s %d (error %+v) while waiting for the ping's answer", env.Type, env.ID, env.Error)
+				}
+				break
+			}
+			_ = h.conn.Close()
+			select {
+			case <-served:
+			case <-time.After(5 * time.Second):
+				t.Fatal("ServeConn did not return after the host left")
+			}
+			assertProcessGone(t, pidFile)
+		})
 	}
 }
