@@ -91,6 +91,10 @@ type Backend struct {
 	downSince time.Time
 	attempts  int
 	closed    bool
+	// life ends with Close; the background reconnection runs under it.
+	life         context.Context
+	endLife      context.CancelFunc
+	reconnecting bool
 }
 
 // dialing is one connection attempt in flight; every caller that needs a
@@ -123,6 +127,7 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Backend, error) {
 		l.SetOutput(discard{})
 		b.log = l
 	}
+	b.life, b.endLife = context.WithCancel(context.Background())
 	b.bo = &backoff.ExponentialBackOff{InitialInterval: b.boInitial, MaxInterval: b.boMax, Multiplier: 2, RandomizationFactor: 0.2}
 	b.bo.Reset()
 	b.mu.Lock()
@@ -136,6 +141,7 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Backend, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.cur == nil {
+		b.endLife()
 		return nil, fmt.Errorf("connect %s: %w: %v (is libvirtd running? try scripts/setup-host.sh)", uri, hypervisor.ErrUnreachable, b.lastErr)
 	}
 	return b, nil
@@ -156,6 +162,7 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.endLife()
 	s := b.cur
 	b.cur = nil
 	b.mu.Unlock()
@@ -233,6 +240,20 @@ func (b *Backend) dropLocked(s *session) {
 	b.notBefore = time.Time{}
 	b.log.WithFields(logrus.Fields{"uri": b.uri, "reason": s.reason()}).Warn("libvirt connection lost; reconnecting")
 	go s.retire()
+	// Reconnect in the background too, so the connection is back within
+	// one backoff step of libvirtd answering again even when no call is
+	// waiting for it.
+	if !b.reconnecting {
+		b.reconnecting = true
+		go func() {
+			if s, err := b.acquire(b.life); err == nil {
+				s.leave()
+			}
+			b.mu.Lock()
+			b.reconnecting = false
+			b.mu.Unlock()
+		}()
+	}
 }
 
 // markDead is called when a call found the connection dead before the
@@ -269,7 +290,11 @@ func (b *Backend) startDialLocked() *dialing {
 		b.gen++
 		s := newSession(conn, b.gen)
 		if err := conn.RegisterCloseCallback(func(_ *libvirt.Connect, reason libvirt.ConnectCloseReason) {
+			// On the event loop's thread: wake the streams now, and
+			// leave the backend's lock to a goroutine so the loop never
+			// waits for it.
 			s.markDead(closeReason(reason))
+			go b.markDead(s, closeReason(reason))
 		}); err != nil {
 			b.log.WithError(err).Warn("no libvirt close callback; a dead connection is noticed by the next failing call")
 		}

@@ -247,3 +247,30 @@ func TestClosedBackendRefusesCalls(t *testing.T) {
 		t.Fatalf("call after Close: %v", err)
 	}
 }
+
+func TestReconnectsInTheBackgroundWithoutACaller(t *testing.T) {
+	d := &dialer{}
+	b := openWith(t, d, WithReconnectBackoff(5*time.Millisecond, 20*time.Millisecond))
+	first := current(t, b)
+	d.set(true)
+	// What libvirt's close callback does: mark it dead and drop it.
+	b.markDead(first, "test")
+	time.Sleep(60 * time.Millisecond)
+	d.set(false)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		b.mu.Lock()
+		s := b.cur
+		b.mu.Unlock()
+		if s != nil && s != first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reconnection within 2 s of the daemon returning (%d dials)", d.count())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if d.count() < 3 {
+		t.Fatalf("dials = %d: the background loop should have retried while the daemon was down", d.count())
+	}
+}
