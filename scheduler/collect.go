@@ -3,9 +3,16 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/vmctl/vmctl/hypervisor"
 )
+
+// HostTimeout bounds what placement and lookups wait for one host. A host
+// that stopped answering (powered off, its network gone) holds a libvirt
+// call until keepalive gives up on it, about 30 s; placement lists it as
+// unreachable after this long instead, and goes on with the others.
+const HostTimeout = 10 * time.Second
 
 // collect builds the scheduler's view of one reachable host from its
 // backend: topology and free memory from libvirt, usage from the vmctl VMs
@@ -17,6 +24,8 @@ func collect(ctx context.Context, m *Member) Host {
 		h.Err = m.Err.Error()
 		return h
 	}
+	ctx, cancel := context.WithTimeout(ctx, HostTimeout)
+	defer cancel()
 	info, err := m.Backend.Host(ctx)
 	if err != nil {
 		h.Err = fmt.Sprintf("host info: %v", err)
