@@ -3,6 +3,7 @@ package hypervisor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -479,5 +480,61 @@ func TestCreateKeepAgentFailedMountCleansUp(t *testing.T) {
 	}
 	if _, err := e.mgr.Show(context.Background(), "bad"); !errors.Is(err, hypervisor.ErrNotFound) {
 		t.Fatalf("VM left after a failed create: %v", err)
+	}
+}
+
+func TestCreateCleanupNamesADomainThatStays(t *testing.T) {
+	e := newEnv(t)
+	e.fake.FailStart["a"] = errors.New("qemu: could not start")
+	e.fake.Fail = func(op, name string) error {
+		if op == "undefine" {
+			return fmt.Errorf("undefine %s: %w", name, hypervisor.ErrConnectionLost)
+		}
+		return nil
+	}
+	_, err := e.mgr.Create(context.Background(), e.req("a"))
+	if !errors.Is(err, hypervisor.ErrLeftBehind) || hypervisor.OnlyLeftBehind(err) {
+		t.Fatalf("err = %v: want the create's failure and the domain it left", err)
+	}
+	for _, want := range []string{"qemu: could not start", "left behind domain a on host test:///fake", "`vmctl vm rm a`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	if _, lerr := e.fake.Lookup(context.Background(), "a"); lerr != nil {
+		t.Fatalf("the fake should still hold the domain: %v", lerr)
+	}
+	// Its state directory stays with it, for `vm rm` or `gc` to take.
+	if _, serr := os.Stat(e.mgr.StateDir("a")); serr != nil {
+		t.Fatalf("state dir: %v", serr)
+	}
+}
+
+func TestForeignDomainIsLeftAlone(t *testing.T) {
+	tests := []struct {
+		name string
+		op   func(e *env) error
+		has  string
+	}{
+		{name: "create", op: func(e *env) error { _, err := e.mgr.Create(context.Background(), e.req("theirs")); return err },
+			has: "create theirs: a domain named theirs on host test:///fake is not vmctl's (it has no vmctl metadata); vmctl leaves it alone: pick another name"},
+		{name: "remove", op: func(e *env) error { return e.mgr.Remove(context.Background(), "theirs") }, has: "theirs"},
+		{name: "stop", op: func(e *env) error { _, err := e.mgr.Stop(context.Background(), "theirs"); return err }, has: "theirs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.fake.AddForeign("theirs")
+			err := tt.op(e)
+			if !errors.Is(err, hypervisor.ErrNotOwned) || !strings.Contains(err.Error(), tt.has) {
+				t.Fatalf("err = %v, want ErrNotOwned mentioning %q", err, tt.has)
+			}
+			if !e.fake.IsForeign("theirs") || len(e.fake.Refused) > 0 || len(e.fake.Calls) > 0 {
+				t.Fatalf("the foreign domain was touched: foreign %v, refused %v, calls %v", e.fake.IsForeign("theirs"), e.fake.Refused, e.fake.Calls)
+			}
+			if _, serr := os.Stat(e.mgr.StateDir("theirs")); serr == nil {
+				t.Fatal("a state dir was made for a foreign domain's name")
+			}
+		})
 	}
 }

@@ -107,3 +107,62 @@ func TestReserveLivenessIsInjectable(t *testing.T) {
 	}
 	rel2()
 }
+
+func TestStaleClaims(t *testing.T) {
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	dir := t.TempDir()
+	dead := map[int]bool{101: true}
+	alive := func(pid int, start uint64) bool { return !dead[pid] }
+	write := func(vm string, pid int, age time.Duration) string {
+		t.Helper()
+		p, err := writeClaim(dir, claim{Version: claimVersion, Host: "h1", URI: "test:///h1", VM: vm, VCPUs: 1, MemoryMiB: 256, PID: pid, PIDStart: 1, Created: t0.Add(-age)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	deadPath := write("ghost", 101, time.Minute)
+	livePath := write("busy", 202, time.Hour) // older than the TTL, but its process runs
+	junk := filepath.Join(dir, ".9-9-abc.claim.tmp")
+	os.WriteFile(junk, []byte("{"), 0o600)
+	s := newTestStore(t, dir, WithLiveness(alive), WithClock(func() time.Time { return t0 }))
+
+	stale, err := s.Stale(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]StaleClaim{}
+	for _, c := range stale {
+		got[c.Path] = c
+	}
+	if len(stale) != 2 || got[deadPath].VM != "ghost" || got[deadPath].PID != 101 || got[deadPath].Host != "h1" || got[junk].Reason == "" {
+		t.Fatalf("stale = %+v; want the dead process's claim and the torn file", stale)
+	}
+	if _, ok := got[livePath]; ok {
+		t.Fatal("a live process's claim is never stale, however old")
+	}
+
+	tests := []struct {
+		name    string
+		path    string
+		wantErr bool
+		gone    bool
+	}{
+		{name: "dead process's claim", path: deadPath, gone: true},
+		{name: "torn file", path: junk, gone: true},
+		{name: "already gone", path: deadPath, gone: true},
+		{name: "live claim is refused", path: livePath, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.RemoveStale(context.Background(), tt.path)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("RemoveStale: %v, want error %v", err, tt.wantErr)
+			}
+			_, serr := os.Stat(tt.path)
+			if gone := errors.Is(serr, os.ErrNotExist); gone != tt.gone {
+				t.Fatalf("file gone = %v, want %v", gone, tt.gone)
+			}
+		})
+	}
+}

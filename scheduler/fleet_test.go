@@ -204,3 +204,85 @@ func TestFleetCreateFailureReleasesTheClaim(t *testing.T) {
 		t.Fatalf("claim of the failed create was not released: %v", err)
 	}
 }
+
+func TestFleetLeavesAForeignDomainAlone(t *testing.T) {
+	tests := []struct {
+		name string
+		op   func(ff *fakeFleet) error
+		has  string
+	}{
+		{name: "create", op: func(ff *fakeFleet) error { _, err := ff.create("theirs", 1, 256, false); return err },
+			has: "create theirs: a domain named theirs on host b is not vmctl's (it has no vmctl metadata); vmctl leaves it alone: pick another name"},
+		{name: "remove", op: func(ff *fakeFleet) error { return ff.fleet.Remove(context.Background(), "theirs") },
+			has: "a domain named theirs on host b is not vmctl's"},
+		{name: "remove on its host", op: func(ff *fakeFleet) error { return ff.fleet.RemoveOn(context.Background(), "b", "theirs") },
+			has: "a domain named theirs on host b is not vmctl's"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ff := newFakeFleet(t, twoRemoteSpecs(), nil)
+			b := ff.fakes["qemu+tcp://b/system"]
+			b.AddForeign("theirs")
+			err := tt.op(ff)
+			if !errors.Is(err, hypervisor.ErrNotOwned) || errors.Is(err, hypervisor.ErrLeftBehind) || !strings.Contains(err.Error(), tt.has) {
+				t.Fatalf("err = %v; want ErrNotOwned (nothing of vmctl's left) mentioning %q", err, tt.has)
+			}
+			for uri, f := range ff.fakes {
+				if len(f.Calls) > 0 || len(f.Refused) > 0 {
+					t.Fatalf("host %s was touched: calls %v, refused %v", uri, f.Calls, f.Refused)
+				}
+			}
+			if !b.IsForeign("theirs") {
+				t.Fatal("the foreign domain is gone")
+			}
+		})
+	}
+}
+
+func TestFleetRemoveOn(t *testing.T) {
+	lost := fmt.Errorf("lookup: %w", hypervisor.ErrConnectionLost)
+	tests := []struct {
+		name     string
+		host     string
+		fail     error // every call on host a fails with it
+		wantLeft bool
+		wantIs   error
+	}{
+		{name: "removed", host: "a"},
+		{name: "libvirtd gone", host: "a", fail: lost, wantLeft: true, wantIs: hypervisor.ErrConnectionLost},
+		{name: "host not open", host: "gone", wantLeft: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			specs := append(twoRemoteSpecs(), HostSpec{Name: "gone", URI: "qemu+tcp://gone/system"})
+			ff := newFakeFleet(t, specs, map[string]error{"qemu+tcp://gone/system": errors.New("connection refused")})
+			if _, err := ff.create("w", 1, 256, false); err != nil {
+				t.Fatal(err)
+			}
+			a := ff.fakes["qemu+tcp://a/system"]
+			if tt.fail != nil {
+				a.Fail = func(op, name string) error { return tt.fail }
+			}
+			err := ff.fleet.RemoveOn(context.Background(), tt.host, "w")
+			if !tt.wantLeft {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ff.fleet.RemoveOn(context.Background(), tt.host, "w"); err != nil {
+					t.Fatalf("removing a VM that is gone: %v, want nil", err)
+				}
+				return
+			}
+			var lb *hypervisor.LeftBehind
+			if !errors.As(err, &lb) || len(lb.Items) != 1 || lb.Items[0].Host != tt.host || lb.Items[0].Name != "w" {
+				t.Fatalf("err = %#v, want one VM left behind on %s", err, tt.host)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Fatalf("%v lost %v", err, tt.wantIs)
+			}
+			if !strings.Contains(err.Error(), "`vmctl vm rm w` on host "+tt.host) {
+				t.Fatalf("no fix in %q", err)
+			}
+		})
+	}
+}

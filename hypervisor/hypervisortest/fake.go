@@ -28,8 +28,18 @@ type Fake struct {
 	AgentConn func(name string) (io.ReadWriteCloser, error)
 	// FailStart makes Start fail for these names (after Define succeeded).
 	FailStart map[string]error
+	// Fail, if set, is asked before List (op "list", name "") and every
+	// call that names a domain (op "lookup", "start", "destroy",
+	// "undefine", "suspend", "resume" or "openagent"); an error it returns
+	// is the call's result and nothing changes, as when libvirtd is
+	// unreachable.
+	Fail func(op, name string) error
 	// Calls records every mutating call, e.g. "define a", "destroy a".
 	Calls []string
+	// Refused records every mutating call made on a foreign domain, e.g.
+	// "destroy theirs": the backend refuses them, and callers should not
+	// even try.
+	Refused []string
 }
 
 type fakeDomain struct {
@@ -82,9 +92,38 @@ func (f *Fake) record(format string, args ...any) {
 	f.Calls = append(f.Calls, fmt.Sprintf(format, args...))
 }
 
-// get returns an owned domain; the caller holds f.mu.
-func (f *Fake) get(name string) (*fakeDomain, error) {
+// SetFail sets Fail while the fake is in use.
+func (f *Fake) SetFail(fail func(op, name string) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Fail = fail
+}
+
+// Mutations returns a copy of Calls, safe while the fake is in use.
+func (f *Fake) Mutations() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.Calls...)
+}
+
+// IsForeign reports whether name is still a foreign domain of this host.
+func (f *Fake) IsForeign(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.foreign[name]
+}
+
+// get returns an owned domain for op; the caller holds f.mu.
+func (f *Fake) get(op, name string) (*fakeDomain, error) {
+	if f.Fail != nil {
+		if err := f.Fail(op, name); err != nil {
+			return nil, err
+		}
+	}
 	if f.foreign[name] {
+		if op != "lookup" {
+			f.Refused = append(f.Refused, op+" "+name)
+		}
 		return nil, fmt.Errorf("%s: %w", name, hypervisor.ErrNotOwned)
 	}
 	d, ok := f.domains[name]
@@ -122,7 +161,7 @@ func (f *Fake) Define(ctx context.Context, domainXML string) error {
 func (f *Fake) Start(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	d, err := f.get(name)
+	d, err := f.get("start", name)
 	if err != nil {
 		return err
 	}
@@ -137,7 +176,7 @@ func (f *Fake) Start(ctx context.Context, name string) error {
 func (f *Fake) Destroy(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	d, err := f.get(name)
+	d, err := f.get("destroy", name)
 	if err != nil {
 		return err
 	}
@@ -149,7 +188,7 @@ func (f *Fake) Destroy(ctx context.Context, name string) error {
 func (f *Fake) Undefine(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, err := f.get(name); err != nil {
+	if _, err := f.get("undefine", name); err != nil {
 		return err
 	}
 	f.record("undefine %s", name)
@@ -168,7 +207,7 @@ func (f *Fake) Resume(ctx context.Context, name string) error {
 func (f *Fake) transition(name, op string, from, to hypervisor.DomainState) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	d, err := f.get(name)
+	d, err := f.get(op, name)
 	if err != nil {
 		return err
 	}
@@ -183,6 +222,11 @@ func (f *Fake) transition(name, op string, from, to hypervisor.DomainState) erro
 func (f *Fake) List(ctx context.Context) ([]hypervisor.DomainInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.Fail != nil {
+		if err := f.Fail("list", ""); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]hypervisor.DomainInfo, 0, len(f.domains))
 	for name, d := range f.domains {
 		out = append(out, f.info(name, d))
@@ -194,7 +238,7 @@ func (f *Fake) List(ctx context.Context) ([]hypervisor.DomainInfo, error) {
 func (f *Fake) Lookup(ctx context.Context, name string) (hypervisor.DomainInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	d, err := f.get(name)
+	d, err := f.get("lookup", name)
 	if err != nil {
 		return hypervisor.DomainInfo{}, err
 	}
@@ -231,7 +275,7 @@ func (f *Fake) Host(ctx context.Context) (hypervisor.HostInfo, error) {
 
 func (f *Fake) OpenAgent(ctx context.Context, name string) (io.ReadWriteCloser, error) {
 	f.mu.Lock()
-	d, err := f.get(name)
+	d, err := f.get("openagent", name)
 	if err == nil && d.state != hypervisor.StateRunning {
 		err = fmt.Errorf("open agent of %s: %w", name, hypervisor.ErrNotRunning)
 	}
