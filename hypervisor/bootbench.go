@@ -95,7 +95,7 @@ func (m *Manager) BootBench(ctx context.Context, o BootBenchOptions) (*BootBench
 			// The sample is good whether or not the VM goes: one that
 			// stays is named in the result's error, and the run goes on.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), BenchRemoveTimeout)
-			rmErr := LeftVM(m.backend.URI(), name, m.Remove(rctx, name))
+			rmErr := LeftVM(m.backend.URI(), name, true, m.Remove(rctx, name))
 			cancel()
 			left = append(left, Leftovers(rmErr)...)
 			if rmErr != nil && !errors.Is(rmErr, ErrLeftBehind) {

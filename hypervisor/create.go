@@ -189,7 +189,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 			uerr := m.backend.Undefine(cctx, req.Name)
 			if uerr != nil && !errors.Is(uerr, ErrNotFound) {
 				m.log.WithError(uerr).Warnf("cleanup: undefine %s", req.Name)
-				err = errors.Join(err, LeftVM(m.backend.URI(), req.Name, fmt.Errorf("clean up failed create: %w", errors.Join(derr, uerr))))
+				err = errors.Join(err, LeftVM(m.backend.URI(), req.Name, req.Owner != nil, fmt.Errorf("clean up failed create: %w", errors.Join(derr, uerr))))
 				// The state directory goes with the domain, by
 				// `vmctl vm rm` or `vmctl gc`.
 				return

@@ -83,8 +83,13 @@ func (e *LeftBehind) Unwrap() []error {
 	return out
 }
 
-// VMFix is how to remove a VM vmctl could not.
-func VMFix(host, name string) string {
+// VMFix is how to remove a VM vmctl could not. `vmctl gc --yes` is
+// offered for a VM with an owner (Metadata.Owner), which gc removes once
+// that process is gone; a user's VM only goes by `vmctl vm rm`.
+func VMFix(host, name string, owned bool) string {
+	if !owned {
+		return fmt.Sprintf("`vmctl vm rm %s` on host %s", name, host)
+	}
 	return fmt.Sprintf("`vmctl vm rm %s` on host %s, or `vmctl gc --yes`", name, host)
 }
 
@@ -101,15 +106,16 @@ func NewLeftover(kind, host, name, path, fix string, err error) Leftover {
 // that was removed or is already gone (ErrNotFound) is nil; a domain that
 // is not vmctl's, or a bad name, is err itself (nothing of vmctl's is
 // left); any other failure may have left the VM there and is a
-// *LeftBehind naming it and the fix.
-func LeftVM(host, name string, err error) error {
+// *LeftBehind naming it and the fix (see VMFix; owned: the VM has an
+// Owner).
+func LeftVM(host, name string, owned bool, err error) error {
 	switch {
 	case err == nil, errors.Is(err, ErrNotFound):
 		return nil
 	case errors.Is(err, ErrNotOwned), errors.Is(err, ErrInvalidName):
 		return err
 	}
-	return &LeftBehind{Items: []Leftover{NewLeftover("domain", host, name, "", VMFix(host, name), err)}}
+	return &LeftBehind{Items: []Leftover{NewLeftover("domain", host, name, "", VMFix(host, name, owned), err)}}
 }
 
 // JoinLeftovers is a *LeftBehind of items, or nil when there are none.

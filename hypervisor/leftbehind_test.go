@@ -28,7 +28,7 @@ func TestLeftVM(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := hypervisor.LeftVM("h1", "j-0", tt.err)
+			got := hypervisor.LeftVM("h1", "j-0", true, tt.err)
 			if tt.wantNil {
 				if got != nil {
 					t.Fatalf("got %v, want nil", got)
@@ -62,7 +62,7 @@ func TestLeftVM(t *testing.T) {
 }
 
 func TestOnlyLeftBehind(t *testing.T) {
-	left := hypervisor.LeftVM("h1", "a", errors.New("client socket is closed"))
+	left := hypervisor.LeftVM("h1", "a", true, errors.New("client socket is closed"))
 	other := errors.New("partition 3 failed")
 	tests := []struct {
 		name string
@@ -73,7 +73,7 @@ func TestOnlyLeftBehind(t *testing.T) {
 		{name: "plain error", err: other},
 		{name: "left behind", err: left, want: true},
 		{name: "wrapped", err: fmt.Errorf("job x: %w", left), want: true},
-		{name: "joined left behind", err: errors.Join(left, hypervisor.LeftVM("h2", "b", other)), want: true},
+		{name: "joined left behind", err: errors.Join(left, hypervisor.LeftVM("h2", "b", true, other)), want: true},
 		{name: "joined with nil", err: errors.Join(nil, left), want: true},
 		{name: "failure and left behind", err: errors.Join(other, left)},
 		{name: "sentinel alone", err: hypervisor.ErrLeftBehind},
@@ -90,7 +90,7 @@ func TestOnlyLeftBehind(t *testing.T) {
 
 func TestLeftoversGathersEveryItem(t *testing.T) {
 	err := errors.Join(
-		fmt.Errorf("stop: %w", hypervisor.LeftVM("h1", "a", errors.New("x"))),
+		fmt.Errorf("stop: %w", hypervisor.LeftVM("h1", "a", true, errors.New("x"))),
 		errors.New("unrelated"),
 		hypervisor.JoinLeftovers([]hypervisor.Leftover{hypervisor.NewLeftover("scratch", "local", "b", "/s/b.raw", "remove /s/b.raw by hand", errors.New("EBUSY"))}),
 	)

@@ -48,11 +48,11 @@ func TestRunnerNamesWorkersItCouldNotRemove(t *testing.T) {
 		jobFails bool
 	}{
 		{name: "VM left behind, job done", script: `echo "$VMCTL_PARTITION"`,
-			stopErr: func(w *Worker) error { return hypervisor.LeftVM(w.Host, w.Name, socketClosed) }, wantKind: "domain"},
+			stopErr: func(w *Worker) error { return hypervisor.LeftVM(w.Host, w.Name, true, socketClosed) }, wantKind: "domain"},
 		{name: "worker not cleaned up, job done", script: `echo "$VMCTL_PARTITION"`,
 			stopErr: func(w *Worker) error { return errors.New("remove output dir: device busy") }, wantKind: "worker"},
 		{name: "VM left behind, job failed", script: `exit 9`, jobFails: true,
-			stopErr: func(w *Worker) error { return hypervisor.LeftVM(w.Host, w.Name, socketClosed) }, wantKind: "domain"},
+			stopErr: func(w *Worker) error { return hypervisor.LeftVM(w.Host, w.Name, true, socketClosed) }, wantKind: "domain"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

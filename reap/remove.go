@@ -36,7 +36,7 @@ func (r *Reaper) Remove(ctx context.Context, findings []Finding) ([]Finding, err
 func fix(f Finding) string {
 	switch f.Kind {
 	case KindDomain:
-		return hypervisor.VMFix(f.Host, f.Name)
+		return hypervisor.VMFix(f.Host, f.Name, true)
 	case KindClaim:
 		return "`vmctl gc --yes` again once the claims directory is writable"
 	}

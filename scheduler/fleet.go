@@ -210,21 +210,26 @@ func (f *Fleet) Create(ctx context.Context, claims *ClaimStore, pol Policy, sreq
 	return &CreateResult{Placement: pl, Host: m.Spec.Name, CreateResult: res}, nil
 }
 
-// RemoveOn removes the vmctl VM name from the fleet's host host. A VM
-// that is already gone is not an error. A failure that may have left the
-// VM there is a *hypervisor.LeftBehind naming it, its host and the fix;
-// a domain of that name that is not vmctl's is a *hypervisor.ForeignDomain
+// RemoveOn removes the vmctl VM name from the fleet's host host: a VM
+// vmctl made for a process (a job's worker, a benchmark's VM). A VM that
+// is already gone is not an error. A failure that may have left the VM
+// there is a *hypervisor.LeftBehind naming it, its host and the fix; a
+// domain of that name that is not vmctl's is a *hypervisor.ForeignDomain
 // and is left alone.
 func (f *Fleet) RemoveOn(ctx context.Context, host, name string) error {
+	return f.removeOn(ctx, host, name, true)
+}
+
+func (f *Fleet) removeOn(ctx context.Context, host, name string, owned bool) error {
 	m := f.Member(host)
 	if m == nil || m.Manager == nil {
 		why := fmt.Errorf("remove %s: host %s is not open", name, host)
 		if m != nil && m.Err != nil {
 			why = fmt.Errorf("remove %s: host %s: %w", name, host, m.Err)
 		}
-		return hypervisor.LeftVM(host, name, why)
+		return hypervisor.LeftVM(host, name, owned, why)
 	}
-	return hypervisor.LeftVM(host, name, hypervisor.Foreign(m.Manager.Remove(ctx, name), host, name))
+	return hypervisor.LeftVM(host, name, owned, hypervisor.Foreign(m.Manager.Remove(ctx, name), host, name))
 }
 
 // Remove finds the vmctl VM name on whichever host holds it and removes it
@@ -233,7 +238,7 @@ func (f *Fleet) RemoveOn(ctx context.Context, host, name string) error {
 // error wraps hypervisor.ErrNotFound. When a host fails to say whether it
 // has the VM, that error is returned as it is.
 func (f *Fleet) Remove(ctx context.Context, name string) error {
-	m, _, err := f.Find(ctx, name)
+	m, info, err := f.Find(ctx, name)
 	if errors.Is(err, hypervisor.ErrNotFound) {
 		for _, mm := range f.members {
 			if mm.Manager != nil {
@@ -248,5 +253,5 @@ func (f *Fleet) Remove(ctx context.Context, name string) error {
 		// says there is a VM to leave behind.
 		return err
 	}
-	return f.RemoveOn(ctx, m.Spec.Name, name)
+	return f.removeOn(ctx, m.Spec.Name, name, info.Meta.Owner != nil)
 }

@@ -286,3 +286,38 @@ func TestFleetRemoveOn(t *testing.T) {
 		})
 	}
 }
+
+func TestFleetRemoveFixFitsTheVM(t *testing.T) {
+	tests := []struct {
+		name   string
+		owner  *hypervisor.Owner
+		wantGC bool
+	}{
+		{name: "the user's vm goes only by vm rm", owner: nil},
+		{name: "a process's vm goes by gc too", owner: &hypervisor.Owner{PID: 1, Start: 1}, wantGC: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ff := newFakeFleet(t, twoRemoteSpecs(), nil)
+			_, err := ff.fleet.Create(context.Background(), ff.claims, noReserve(), Request{},
+				hypervisor.CreateRequest{Name: "w", VCPUs: 1, MemoryMiB: 256, Image: ff.image, NoWait: true, Owner: tt.owner})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ff.fakes["qemu+tcp://a/system"].Fail = func(op, name string) error {
+				if op == "undefine" {
+					return hypervisor.ErrConnectionLost
+				}
+				return nil
+			}
+			err = ff.fleet.Remove(context.Background(), "w")
+			items := hypervisor.Leftovers(err)
+			if !hypervisor.OnlyLeftBehind(err) || len(items) != 1 || !strings.HasPrefix(items[0].Fix, "`vmctl vm rm w` on host a") {
+				t.Fatalf("err = %v", err)
+			}
+			if strings.Contains(items[0].Fix, "gc") != tt.wantGC {
+				t.Fatalf("fix %q: mentions gc %v, want %v", items[0].Fix, !tt.wantGC, tt.wantGC)
+			}
+		})
+	}
+}

@@ -12,7 +12,7 @@ import (
 )
 
 func TestWithExitCode(t *testing.T) {
-	left := hypervisor.LeftVM("local", "j-a-0", errors.New("client socket is closed"))
+	left := hypervisor.LeftVM("local", "j-a-0", true, errors.New("client socket is closed"))
 	tests := []struct {
 		name string
 		err  error
@@ -20,7 +20,7 @@ func TestWithExitCode(t *testing.T) {
 	}{
 		{name: "plain failure", err: errors.New("boom")},
 		{name: "left behind", err: left, code: exitLeftBehind},
-		{name: "left behind, wrapped and joined", err: errors.Join(fmt.Errorf("job: %w", left), hypervisor.LeftVM("h2", "j-a-1", errors.New("x"))), code: exitLeftBehind},
+		{name: "left behind, wrapped and joined", err: errors.Join(fmt.Errorf("job: %w", left), hypervisor.LeftVM("h2", "j-a-1", true, errors.New("x"))), code: exitLeftBehind},
 		{name: "failed and left behind", err: errors.Join(errors.New("partition 2 failed"), left)},
 		{name: "not vmctl's", err: &hypervisor.ForeignDomain{Name: "x", Host: "local"}},
 		{name: "guest exit code", err: exitError{code: 3}, code: 3},
