@@ -110,7 +110,7 @@ type fakeVMs struct {
 	provider *VMProvider
 }
 
-func newFakeVMs(t *testing.T) *fakeVMs {
+func newFakeVMs(t *testing.T, down ...scheduler.HostSpec) *fakeVMs {
 	t.Helper()
 	fake := hypervisortest.New("test:///h1", hypervisor.HostInfo{CPUs: 4, MemoryTotalMiB: 8192, MemoryFreeMiB: 8192,
 		Cells: []hypervisor.NUMACell{{ID: 0, CPUs: []int{0, 1, 2, 3}, MemoryMiB: 8192, FreeMiB: 8192}}})
@@ -119,8 +119,13 @@ func newFakeVMs(t *testing.T) *fakeVMs {
 		go agent.ServeConn(context.Background(), guest, &agent.LocalHandler{AgentVersion: "fake"})
 		return host, nil
 	}
-	open := func(ctx context.Context, uri string) (hypervisor.Backend, error) { return fake, nil }
-	fleet := scheduler.OpenFleet(context.Background(), []scheduler.HostSpec{{Name: "h1", URI: "test:///h1"}}, open,
+	open := func(ctx context.Context, uri string) (hypervisor.Backend, error) {
+		if uri != "test:///h1" {
+			return nil, fmt.Errorf("connect %s: %w", uri, hypervisor.ErrUnreachable)
+		}
+		return fake, nil
+	}
+	fleet := scheduler.OpenFleet(context.Background(), append([]scheduler.HostSpec{{Name: "h1", URI: "test:///h1"}}, down...), open,
 		hypervisor.Config{StateDir: t.TempDir(), ScratchDir: t.TempDir()},
 		hypervisor.WithKVMProbe(func() hypervisor.KVMProbe { return hypervisor.KVMProbe{CPUFlags: []string{"fpu"}} }))
 	t.Cleanup(fleet.Close)
@@ -229,5 +234,25 @@ func TestRunnerGoesOnWhenAWorkerNameIsTaken(t *testing.T) {
 	}
 	if sum.Result.Value != 3 || len(sum.LeftBehind) != 0 {
 		t.Fatalf("summary %+v", sum)
+	}
+}
+
+// cleanupIncomplete is a native provider whose Cleanup could not reach a
+// host, as the VM provider's cannot when one is down.
+type cleanupIncomplete struct{ Provider }
+
+func (p cleanupIncomplete) Cleanup(ctx context.Context, jobID string) ([]string, error) {
+	return nil, fmt.Errorf("workers of job %s: %w: host h2: connection refused", jobID, ErrCleanupIncomplete)
+}
+
+func TestCleanupOfAnUnreachableHostDoesNotStopTheJob(t *testing.T) {
+	vms := newFakeVMs(t, scheduler.HostSpec{Name: "h2", URI: "qemu+tcp://h2/system"})
+	if _, err := vms.provider.Cleanup(context.Background(), "abc123"); !errors.Is(err, ErrCleanupIncomplete) || !strings.Contains(err.Error(), "host h2") {
+		t.Fatalf("cleanup with host h2 down: %v, want ErrCleanupIncomplete naming h2", err)
+	}
+	s := execSpec(t, `echo "$VMCTL_PARTITION"`, 3, 1, 1, 1)
+	sum, err := runNative(t, s, t.TempDir(), func(p Provider) Provider { return cleanupIncomplete{p} })
+	if err != nil || sum.Result.Value != 3 {
+		t.Fatalf("job with a host down at cleanup: %v, %+v", err, sum)
 	}
 }

@@ -101,16 +101,16 @@ func (v *VMProvider) Alive(ctx context.Context, w *Worker) bool {
 
 // Cleanup removes the job's VMs on every host that answers. A VM that
 // could not be removed is named in a *hypervisor.LeftBehind; a host that
-// could not be listed is an error of its own (its VMs, if any, are
-// unknown).
+// could not be listed (its VMs, if any, are unknown) or a VM that is not
+// vmctl's any more is reported wrapping ErrCleanupIncomplete.
 func (v *VMProvider) Cleanup(ctx context.Context, jobID string) ([]string, error) {
 	vms, listErr := v.Fleet.List(ctx)
+	var incomplete []error
 	if listErr != nil {
-		listErr = fmt.Errorf("list workers of job %s: %w", jobID, listErr)
+		incomplete = append(incomplete, listErr)
 	}
 	var removed []string
 	var left []hypervisor.Leftover
-	var errs []error
 	for _, vm := range vms {
 		if vm.Meta.Job != jobID {
 			continue
@@ -120,12 +120,16 @@ func (v *VMProvider) Cleanup(ctx context.Context, jobID string) ([]string, error
 		case errors.Is(err, hypervisor.ErrLeftBehind):
 			left = append(left, hypervisor.Leftovers(err)...)
 		case err != nil:
-			errs = append(errs, err)
+			incomplete = append(incomplete, err)
 		default:
 			removed = append(removed, vm.Name)
 		}
 	}
-	return removed, errors.Join(listErr, errors.Join(errs...), hypervisor.JoinLeftovers(left))
+	var incErr error
+	if len(incomplete) > 0 {
+		incErr = fmt.Errorf("workers of job %s: %w: %w", jobID, ErrCleanupIncomplete, errors.Join(incomplete...))
+	}
+	return removed, errors.Join(incErr, hypervisor.JoinLeftovers(left))
 }
 
 func (v *VMProvider) manager(w *Worker) (*hypervisor.Manager, error) {

@@ -38,7 +38,9 @@ type Provider interface {
 	// partitions; a dead one is stopped and replaced.
 	Alive(ctx context.Context, w *Worker) bool
 	// Cleanup removes every worker a previous run of jobID left behind and
-	// returns their names.
+	// returns their names. Workers it could not remove are named in a
+	// *hypervisor.LeftBehind, hosts it could not check in an error
+	// wrapping ErrCleanupIncomplete; the job runs on without either.
 	Cleanup(ctx context.Context, jobID string) ([]string, error)
 	// Pause and Resume freeze and continue a worker, for the warm pool.
 	// Providers that cannot return ErrUnsupported.
@@ -51,3 +53,8 @@ type Provider interface {
 
 // ErrUnsupported: the provider cannot do this (e.g. pause a host process).
 var ErrUnsupported = errors.New("not supported by this provider")
+
+// ErrCleanupIncomplete: Cleanup could not check every host (one did not
+// answer). Workers an earlier run left there, if any, stay; they carry
+// their dead owner, so `vmctl gc` removes them once the host answers.
+var ErrCleanupIncomplete = errors.New("cleanup could not check every host")
