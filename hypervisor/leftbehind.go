@@ -114,6 +114,8 @@ func LeftVM(host, name string, owned bool, err error) error {
 		return nil
 	case errors.Is(err, ErrNotOwned), errors.Is(err, ErrInvalidName):
 		return err
+	case OnlyLeftBehind(err):
+		return err // it names what stayed already
 	}
 	return &LeftBehind{Items: []Leftover{NewLeftover("domain", host, name, "", VMFix(host, name, owned), err)}}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vmctl/vmctl/hypervisor"
 )
@@ -102,4 +105,53 @@ func TestLeftoversGathersEveryItem(t *testing.T) {
 	if !strings.HasPrefix(msg, "left behind 2 resources:\n") || !strings.Contains(msg, "scratch b (/s/b.raw) on host local: EBUSY; fix: remove /s/b.raw by hand") {
 		t.Fatalf("message %q", msg)
 	}
+}
+
+func TestRemoveNamesAStateDirThatStays(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.mgr.Create(context.Background(), e.req("a")); err != nil {
+		t.Fatal(err)
+	}
+	// An immutable file cannot be unlinked, even by root.
+	dir := e.mgr.StateDir("a")
+	pin := dir + "/pin"
+	if err := setImmutable(t, pin); err != nil {
+		t.Skipf("cannot make %s immutable here: %v", pin, err)
+	}
+	err := hypervisor.LeftVM("h1", "a", true, e.mgr.Remove(context.Background(), "a"))
+	items := hypervisor.Leftovers(err)
+	if !hypervisor.OnlyLeftBehind(err) || len(items) != 1 || items[0].Kind != "statedir" || items[0].Path != dir {
+		t.Fatalf("err = %v, items %+v: want the state dir named", err, items)
+	}
+	if _, lerr := e.fake.Lookup(context.Background(), "a"); !errors.Is(lerr, hypervisor.ErrNotFound) {
+		t.Fatalf("the domain must be gone: %v", lerr)
+	}
+}
+
+// fsImmutableFL is FS_IMMUTABLE_FL of linux/fs.h (chattr's i).
+const fsImmutableFL = 0x10
+
+// setImmutable creates path with the immutable flag (chattr +i), cleared
+// again when the test ends.
+func setImmutable(t *testing.T, path string) error {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|fsImmutableFL)); err != nil {
+		return err
+	}
+	t.Cleanup(func() {
+		if g, err := os.Open(path); err == nil {
+			unix.IoctlSetPointerInt(int(g.Fd()), unix.FS_IOC_SETFLAGS, int(flags))
+			g.Close()
+		}
+	})
+	return nil
 }

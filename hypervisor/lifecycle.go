@@ -124,7 +124,8 @@ func (m *Manager) waitState(ctx context.Context, name string, want DomainState) 
 
 // Remove destroys and undefines the VM and deletes every file vmctl made
 // for it. A missing domain still has its leftover state directory removed,
-// and reports ErrNotFound.
+// and reports ErrNotFound. A state directory that cannot be removed once
+// the domain is gone is named in a *LeftBehind.
 func (m *Manager) Remove(ctx context.Context, name string) error {
 	if err := ValidateName(name); err != nil {
 		return err
@@ -150,7 +151,10 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 		m.removeScratch(m.scratchPath(name))
 	}
 	if err := os.RemoveAll(m.StateDir(name)); err != nil {
-		return fmt.Errorf("remove %s: state dir: %w", name, err)
+		// The domain is gone; only its directory on this machine stays.
+		dir := m.StateDir(name)
+		return JoinLeftovers([]Leftover{NewLeftover("statedir", "", name, dir,
+			fmt.Sprintf("`vmctl vm rm %s` again, or remove %s by hand", name, dir), fmt.Errorf("remove %s: state dir: %w", name, err))})
 	}
 	return nil
 }
