@@ -1,6 +1,7 @@
 # vmctl: the two commands a fresh Debian 12 / Ubuntu 24.04 host needs are
 #   make demo   set up the host, build, build the guest image, run the demo
-#   make test   set up the host, build, then unit + integration tests
+#   make test   set up the host, build, then unit + integration tests and
+#               the fault suite
 # Both run scripts/setup-host.sh first (root; idempotent).
 
 GO        ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
@@ -16,7 +17,7 @@ AGENT_FLAGS := -trimpath -buildvcs=false -ldflags "-s -w"
 
 export PATH := $(dir $(GO)):$(PATH)
 
-.PHONY: all build setup image image-minimal demo test test-unit test-integration fuzz bench-boot bench-density bench-parallel clean
+.PHONY: all build setup image image-minimal demo test test-unit test-integration test-faults fuzz bench-boot bench-density bench-parallel clean
 
 all: build
 
@@ -47,6 +48,18 @@ test-unit:
 
 test-integration: image image-minimal
 	VMCTL_BIN=$(BIN) VMCTL_MINIMAL_IMAGE_DIR=$(MINIMAL_IMAGE_DIR) $(GO) test -tags integration -count=1 -timeout 40m ./...
+
+# The fault suite (faults/, build tag faults): each scenario boots real
+# minimal-kernel guests, breaks something on purpose (a hostile agent, a
+# guest that panics, a flood, 50 lifecycles at once, ...) and checks the
+# behaviour, the exit codes and that no domain, socket, claim, scratch disk
+# or state directory is left. It ends with a table (scenario, runs, passed,
+# leftovers, time, and what each measured), also saved as
+# bin/faults-table.txt and bin/faults-table.json. REPEAT=N runs every
+# scenario N times as often, for soaks: make test-faults REPEAT=5
+REPEAT ?= 1
+test-faults: image-minimal
+	VMCTL_BIN=$(BIN) VMCTL_MINIMAL_IMAGE_DIR=$(MINIMAL_IMAGE_DIR) $(GO) test -tags faults -count=1 -timeout 55m -v ./faults/ -args -repeat $(REPEAT)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime 30s ./agent

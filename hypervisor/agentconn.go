@@ -30,18 +30,41 @@ func (m *Manager) Agent(ctx context.Context, name string) (*agent.Client, error)
 	hctx, cancel := context.WithTimeout(ctx, m.cfg.Timeouts.Handshake)
 	defer cancel()
 	attempt := min(agentAttempt, m.cfg.Timeouts.Handshake/4)
+	// refused is the last attempt the guest itself failed (garbage, a
+	// hang-up), as opposed to one that ran out of time.
+	var refused error
 	for {
 		actx, acancel := context.WithTimeout(hctx, attempt)
 		c, err := m.connectAgent(actx, name)
 		acancel()
-		if err == nil || hctx.Err() != nil || !errors.Is(err, agent.ErrHandshake) || errors.Is(err, agent.ErrVersionMismatch) {
+		retry := errors.Is(err, agent.ErrHandshake) && !errors.Is(err, agent.ErrVersionMismatch)
+		if retry && !errors.Is(err, context.DeadlineExceeded) {
+			refused = err
+		}
+		if err == nil || !retry || hctx.Err() != nil {
+			if err != nil && refused != nil && ctx.Err() == nil && hctx.Err() != nil {
+				// The budget ran out in a retry: how the guest failed
+				// the earlier ones says more than the deadline.
+				err = refused
+			}
 			return c, err
 		}
 		// A slow guest gets longer each time; a lost hello is noticed
-		// after the first.
-		attempt *= 2
+		// after the first. The bound stops at the whole budget: a guest
+		// that hangs up or answers with garbage fails an attempt in
+		// milliseconds, and doubling on every one of them once overflowed
+		// into a negative bound that reported a dial deadline instead of
+		// the handshake. Such a guest is not redialed in a tight loop.
+		attempt = min(2*attempt, m.cfg.Timeouts.Handshake)
+		select {
+		case <-time.After(agentRetryPause):
+		case <-hctx.Done():
+		}
 	}
 }
+
+// agentRetryPause separates handshake attempts.
+const agentRetryPause = 50 * time.Millisecond
 
 // agentAttempt is one handshake attempt's first bound (at most a quarter
 // of the whole): the guest answers within milliseconds when idle and

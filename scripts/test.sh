@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: vet, unit tests, a short fuzz of the frame decoder, then
-# the integration tests that boot real guests through libvirt (TCG here).
-# Integration tests fail, never skip, when libvirt or the image is missing.
+# the integration tests that boot real guests through libvirt (TCG here),
+# then the fault suite (make test-faults; REPEAT=N for soaks). Integration
+# and fault tests fail, never skip, when libvirt or the image is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
@@ -9,6 +10,7 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 echo "== go vet"
 "$GO" vet ./...
 "$GO" vet -tags integration ./...
+"$GO" vet -tags faults ./faults/...
 
 echo "== unit tests"
 "$GO" test -count=1 ./...
@@ -27,4 +29,15 @@ if [ "$rc" -ne 0 ]; then
 fi
 
 echo "== leftovers"
+scripts/check-leftovers.sh
+
+echo "== fault suite (real guests; table at the end)"
+set +e
+"${MAKE:-make}" --no-print-directory test-faults REPEAT="${REPEAT:-1}" 2>&1 | tee /tmp/vmctl-faults.log
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" -ne 0 ]; then
+  echo "fault suite failed (exit $rc); table in bin/faults-table.txt" >&2
+  exit "$rc"
+fi
 scripts/check-leftovers.sh
