@@ -178,7 +178,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		if rec, ok := st.Done[p.Index]; ok {
 			var out PartitionOutput
 			if err := json.Unmarshal(rec.Result, &out); err != nil {
-				return nil, fmt.Errorf("journal: result of partition %d: %w", p.Index, err)
+				return nil, r.withLeftovers(fmt.Errorf("journal: result of partition %d: %w", p.Index, err))
 			}
 			r.outputs[p.Index] = out
 			row.Done, row.Resumed, row.Worker, row.Host, row.Duration = true, true, rec.VM, rec.Host, rec.Duration

@@ -249,7 +249,9 @@ func (r *Reaper) Scan(ctx context.Context) (*Report, error) {
 		rep.Skipped = append(rep.Skipped, "scratch disks and agent sockets were not checked: no local host was listed")
 	} else if anyLocal {
 		for name, path := range scratch {
-			if _, ok := localDomains[name]; ok {
+			// Only local VMs have scratch disks; any host's VM of the
+			// name keeps it all the same.
+			if names[name] {
 				continue
 			}
 			f := Finding{Kind: KindScratch, Host: local, Name: name, Path: path}
