@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vmctl/vmctl/agent"
+	"github.com/vmctl/vmctl/internal/failpoint"
 )
 
 // CreateRequest asks for one VM.
@@ -210,6 +211,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (res *CreateRes
 		return nil, fmt.Errorf("create %s: %w", req.Name, err)
 	}
 	m.log.WithFields(map[string]any{"vm": req.Name, "accel": accel.Mode, "profile": req.Profile}).Debug("domain started")
+	if err := failpoint.Hit(ctx, failpoint.AfterStart); err != nil {
+		return nil, err
+	}
 	res = &CreateResult{Accel: accel}
 	// Looked up before the agent's connection opens: on a remote host that
 	// connection is a blocking libvirt stream, and another call on the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vmctl/vmctl/agent"
+	"github.com/vmctl/vmctl/internal/failpoint"
 	"github.com/vmctl/vmctl/workload"
 )
 
@@ -98,6 +99,9 @@ func runAttempt(ctx context.Context, s *Spec, w *Worker, p Partition, total, att
 		}
 		o.out.Result = &r
 	} else {
+		if err := failpoint.Hit(ctx, failpoint.BeforeFetch); err != nil {
+			return nil, err
+		}
 		files, err := collectOutputs(ctx, w, outputDir(w, p, attempt))
 		if err != nil {
 			return nil, err

@@ -8,9 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/sirupsen/logrus"
 
 	"github.com/vmctl/vmctl/hypervisor"
+	"github.com/vmctl/vmctl/scheduler"
 )
 
 // memberState is where a pool member is in its life.
@@ -77,6 +79,11 @@ type pool struct {
 	pausedSeconds float64
 	starts        []StartSample
 	stopped       bool
+	// failStreak counts failed starts in a row, pool-wide; from holdAfter
+	// on, growth waits until holdUntil.
+	failStreak   int
+	lastStartErr error
+	holdUntil    time.Time
 }
 
 func newPool(ctx context.Context, fail context.CancelCauseFunc, r *Runner, q *queue, base string) *pool {
@@ -157,6 +164,8 @@ func (p *pool) run(m *member) {
 	defer p.wg.Done()
 	defer p.remove(m)
 	bootFailures := 0
+	bo := newStartBackoff()
+	var unplacedSince time.Time
 	for gen := 0; p.ctx.Err() == nil; gen++ {
 		if p.draining(m) {
 			return
@@ -172,17 +181,36 @@ func (p *pool) run(m *member) {
 			if p.ctx.Err() != nil {
 				return
 			}
+			wait := bo.NextBackOff()
+			if unplaced(err) {
+				if unplacedSince.IsZero() {
+					unplacedSince = time.Now()
+				}
+				if time.Since(unplacedSince) < PlacementWait {
+					p.r.Log.WithError(err).WithFields(logrus.Fields{"worker": name, "retry_in": wait.Round(time.Millisecond)}).Warn("worker cannot be placed yet")
+					if !p.pause(m, wait) {
+						return
+					}
+					continue
+				}
+			}
 			bootFailures++
-			p.r.Log.WithError(err).WithField("worker", name).Warn("worker did not start")
+			p.bootFailed(err)
+			p.r.Log.WithError(err).WithFields(logrus.Fields{"worker": name, "failures": bootFailures}).Warn("worker did not start")
 			if bootFailures >= maxBootFailures {
 				if p.ready() == 0 {
 					p.fail(fmt.Errorf("%w: %s: %w", ErrNoWorkers, name, err))
 				}
 				return
 			}
+			if !p.pause(m, wait) {
+				return
+			}
 			continue
 		}
-		bootFailures = 0
+		bootFailures, unplacedSince = 0, time.Time{}
+		bo.Reset()
+		p.bootSucceeded()
 		p.mu.Lock()
 		m.w, m.warm, m.readyAt = w, warm, time.Now()
 		if m.state == memberBooting {
@@ -257,6 +285,9 @@ func (p *pool) start(name string) (*Worker, bool, error) {
 // refillWarm boots paused workers up to the policy's warm pool size.
 func (p *pool) refillWarm() {
 	want := p.r.warmSize()
+	if !p.scaleOutHeld(time.Now()).IsZero() {
+		return
+	}
 	p.mu.Lock()
 	need := want - len(p.warm) - p.warmBoot
 	if need <= 0 || p.stopped || p.noWarm {
@@ -308,9 +339,10 @@ func (p *pool) refillWarm() {
 }
 
 // WorkerStopTimeout bounds removing one worker. It is long enough for the
-// backend to re-establish a libvirt connection while libvirtd restarts:
-// a worker given up on is left behind.
-const WorkerStopTimeout = 3 * time.Minute
+// backend to re-establish a libvirt connection while libvirtd restarts
+// (seconds), and short enough that a host that is gone does not hold the
+// job's end for long: a worker given up on is left behind, by name.
+const WorkerStopTimeout = time.Minute
 
 // stopWorker removes a worker even when the job's ctx has ended, and adds
 // its lifetime to the pool's VM-seconds. A worker it cannot remove is
@@ -409,4 +441,80 @@ func (p *pool) logDrained(names []string, reason string) {
 	if len(names) > 0 {
 		p.r.Log.WithFields(logrus.Fields{"workers": names, "reason": reason}).Info("draining")
 	}
+}
+
+// Start failures. A worker that cannot be placed (no host has room now,
+// or none answers) is a wait, not a boot failure: its position backs off
+// and tries again for up to PlacementWait. A worker that was created but
+// did not come up (its guest stopped, its agent never answered) counts
+// towards maxBootFailures, and failures in a row hold the pool's growth.
+const (
+	startBackoffInitial = time.Second
+	startBackoffMax     = 30 * time.Second
+	// PlacementWait is how long a position waits for room on some host
+	// before an unplaceable worker counts as a failed start.
+	PlacementWait = 2 * time.Minute
+	// holdAfter failed starts in a row, scale-outs and warm boots wait.
+	holdAfter = 2
+)
+
+func newStartBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{InitialInterval: startBackoffInitial, MaxInterval: startBackoffMax, Multiplier: 2, RandomizationFactor: 0.2}
+	b.Reset()
+	return b
+}
+
+// unplaced reports a start that failed before any VM was made because no
+// host could take it now.
+func unplaced(err error) bool {
+	return errors.Is(err, scheduler.ErrNoValidHost) || errors.Is(err, hypervisor.ErrUnreachable)
+}
+
+// pause waits d, or less if the job ends or m is drained; it reports
+// whether m should go on.
+func (p *pool) pause(m *member, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return !p.draining(m)
+	case <-m.nextCtx.Done():
+		return false
+	}
+}
+
+// bootFailed counts a failed start; from holdAfter in a row, growth is
+// held for a doubling time (capped at startBackoffMax).
+func (p *pool) bootFailed(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failStreak++
+	p.lastStartErr = err
+	if p.failStreak >= holdAfter {
+		hold := min(startBackoffMax, startBackoffInitial<<(p.failStreak-holdAfter+1))
+		p.holdUntil = time.Now().Add(hold)
+	}
+}
+
+func (p *pool) bootSucceeded() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failStreak, p.lastStartErr, p.holdUntil = 0, nil, time.Time{}
+}
+
+// scaleOutHeld returns until when growth is held (zero: not held).
+func (p *pool) scaleOutHeld(now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now.Before(p.holdUntil) {
+		return p.holdUntil
+	}
+	return time.Time{}
+}
+
+// holdReason says why growth is held, for the log.
+func (p *pool) holdReason() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprintf("%d worker starts in a row failed (last: %v)", p.failStreak, p.lastStartErr)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vmctl/vmctl/autoscale"
 	"github.com/vmctl/vmctl/hypervisor"
+	"github.com/vmctl/vmctl/internal/failpoint"
 )
 
 // ErrPartitionFailed: a partition used up its attempts; the job stops.
@@ -196,7 +197,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 			return r.summary(), r.withLeftovers(err)
 		}
 	}
-	sum, err := r.finish()
+	sum, err := r.finish(ctx)
 	return sum, r.withLeftovers(err)
 }
 
@@ -427,7 +428,10 @@ func (r *Runner) saveOutputs(p Partition, attempt int, o *attemptOutcome) error 
 	return os.Rename(tmp, final)
 }
 
-func (r *Runner) finish() (*Summary, error) {
+func (r *Runner) finish(ctx context.Context) (*Summary, error) {
+	if err := failpoint.Hit(ctx, failpoint.BeforeReduce); err != nil {
+		return r.summary(), err
+	}
 	outs := make([]PartitionOutput, 0, len(r.outputs))
 	for _, o := range r.outputs {
 		outs = append(outs, o)

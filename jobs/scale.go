@@ -117,6 +117,10 @@ func (sc *scaler) step(ctx context.Context) {
 		"ready": s.Ready, "booting": s.Booting, "busy": fmt.Sprintf("%.2f", s.BusyRatio), "rate": fmt.Sprintf("%.2f/s", s.CompletionRate)}
 	switch d.Action {
 	case autoscale.ActionScaleOut:
+		if until := sc.p.scaleOutHeld(s.Time); !until.IsZero() {
+			sc.r.Log.WithFields(fields).WithField("until", until.Format(time.TimeOnly)).Warn("scale out held: " + sc.p.holdReason())
+			break
+		}
 		sc.r.Log.WithFields(fields).Info("scale out: " + d.Reason)
 		sc.p.add(d.Desired - d.Current)
 	case autoscale.ActionScaleIn:

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/vmctl/vmctl/hypervisor"
+	"github.com/vmctl/vmctl/internal/failpoint"
 )
 
 // Member is one host of a fleet: its spec and, when reachable, an open
@@ -114,7 +115,9 @@ func (f *Fleet) List(ctx context.Context) ([]hypervisor.DomainInfo, error) {
 		wg.Add(1)
 		go func(m *Member) {
 			defer wg.Done()
-			vms, err := m.Manager.List(ctx)
+			hctx, cancel := context.WithTimeout(ctx, HostTimeout)
+			defer cancel()
+			vms, err := m.Manager.List(hctx)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -148,10 +151,18 @@ func (f *Fleet) Find(ctx context.Context, name string) (*Member, hypervisor.Doma
 			unreachable = append(unreachable, m.Spec.Name)
 			continue
 		}
-		info, err := m.Manager.Show(ctx, name)
+		hctx, cancel := context.WithTimeout(ctx, HostTimeout)
+		info, err := m.Manager.Show(hctx, name)
+		cancel()
 		if err == nil {
 			info.Host = m.Spec.Name
 			return m, info, nil
+		}
+		// A host that stopped answering is unreachable, as one that
+		// never did: the name may be there, and the caller is told so.
+		if ctx.Err() == nil && (errors.Is(err, hypervisor.ErrUnreachable) || errors.Is(err, context.DeadlineExceeded)) {
+			unreachable = append(unreachable, m.Spec.Name)
+			continue
 		}
 		if errors.Is(err, hypervisor.ErrNotOwned) {
 			return nil, hypervisor.DomainInfo{}, hypervisor.Foreign(err, m.Spec.Name, name)
@@ -195,6 +206,9 @@ func (f *Fleet) Create(ctx context.Context, claims *ClaimStore, pol Policy, sreq
 		return &CreateResult{Placement: pl}, fmt.Errorf("place %s: %w", creq.Name, err)
 	}
 	defer release()
+	if err := failpoint.Hit(ctx, failpoint.AfterPlacement); err != nil {
+		return nil, err
+	}
 	m := f.Member(pl.Host.Name)
 	if m == nil || m.Manager == nil {
 		return nil, fmt.Errorf("place %s: chosen host %q is not open", creq.Name, pl.Host.Name)
