@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,14 +46,16 @@ func TestScenario07Fuzzers(t *testing.T) {
 // "fuzz: elapsed: 2m0s, execs: 1234567 (10288/sec), new interesting: 3 (total: 45)".
 var fuzzLine = regexp.MustCompile(`fuzz: elapsed: \S+, execs: (\d+) \((\d+)/sec\), new interesting: (\d+) \(total: (\d+)\)`)
 
-// fuzzSummary is the last progress line's figures.
+// fuzzSummary is the last progress line's figures (its rate is the last
+// interval's, so the average is worked out from the total).
 func fuzzSummary(out string) string {
 	m := fuzzLine.FindAllStringSubmatch(out, -1)
 	if len(m) == 0 {
 		return "no progress line: " + lastLine(out)
 	}
 	last := m[len(m)-1]
-	summary := fmt.Sprintf("%s execs (%s/s), %s new interesting, corpus %s", last[1], last[2], last[3], last[4])
+	execs, _ := strconv.ParseFloat(last[1], 64)
+	summary := fmt.Sprintf("%s execs (%.0f/s on average), %s new interesting, corpus %s", last[1], execs/fuzzTime.Seconds(), last[3], last[4])
 	if strings.Contains(out, "Failing input written to") {
 		summary += "; FAILING INPUT WRITTEN"
 	}

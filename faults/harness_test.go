@@ -44,8 +44,7 @@ type scenario struct {
 // that fails outside its runs counts as one more failed run.
 func newScenario(t *testing.T, name string) *scenario {
 	t.Helper()
-	num, _ := strconv.Atoi(strings.SplitN(name, " ", 2)[0])
-	s := &scenario{t: t, num: num, row: results.add(name)}
+	s := &scenario{t: t, num: scenarioNumber(name), row: results.add(name)}
 	began := time.Now()
 	t.Cleanup(func() {
 		results.update(s.row, func(r *row) {
@@ -56,6 +55,12 @@ func newScenario(t *testing.T, name string) *scenario {
 		})
 	})
 	return s
+}
+
+// scenarioNumber is the number a scenario's name starts with (0 if none).
+func scenarioNumber(name string) int {
+	n, _ := strconv.Atoi(strings.SplitN(name, " ", 2)[0])
+	return n
 }
 
 // figure records a measured figure in the table (and the test log).

@@ -82,7 +82,7 @@ func (r *runEnv) leftovers() []leftover {
 	return append(left, r.gcLeftovers()...)
 }
 
-// gcLeftovers are `vmctl gc --dry-run`'s findings about this run.
+// gcLeftovers are `vmctl gc`'s findings about this run (a dry run).
 func (r *runEnv) gcLeftovers() []leftover {
 	if suite.gc == nil {
 		return nil

@@ -38,8 +38,8 @@ var suite struct {
 	agent   string
 	minimal string // the minimal-kernel image directory
 	tmp     string // images and shares the suite builds; QEMU must reach it
-	// gc is "vmctl gc" when this vmctl has it and it can report without
-	// removing (--dry-run); nil otherwise.
+	// gc is "vmctl gc" in its reporting mode when this vmctl has it;
+	// nil otherwise.
 	gc []string
 	// gcNote says why gc findings are or are not counted.
 	gcNote string
@@ -108,18 +108,20 @@ func setupSuite() error {
 }
 
 // probeGC decides whether leftovers include `vmctl gc`'s findings. gc
-// looks at the whole host and removes what it finds unless told to only
-// report: run for real it could remove another user's VM mid-create, so
-// the suite uses it only where it can report without removing.
+// looks at the whole host: the suite only ever runs it in its reporting
+// mode, since removing could take another user's VM mid-create.
 func probeGC() ([]string, string) {
 	help, err := exec.Command(suite.vmctl, "gc", "--help").CombinedOutput()
 	switch {
 	case err != nil:
 		return nil, "vmctl has no gc command: its findings are not counted"
-	case !strings.Contains(string(help), "--dry-run"):
-		return nil, "vmctl gc has no --dry-run: not run (it would remove other users' resources); its findings are not counted"
+	case strings.Contains(string(help), "--yes"):
+		// A dry run unless --yes.
+		return []string{"gc"}, "vmctl gc (dry run) findings count as leftovers"
+	case strings.Contains(string(help), "--dry-run"):
+		return []string{"gc", "--dry-run"}, "vmctl gc --dry-run findings count as leftovers"
 	}
-	return []string{"gc", "--dry-run"}, "vmctl gc --dry-run findings count as leftovers"
+	return nil, "vmctl gc has no dry run this suite knows: not run, its findings are not counted"
 }
 
 // goTool is the go command this test binary was built with, for building

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -50,10 +51,12 @@ func (tb *table) update(r *row, f func(*row)) {
 	f(r)
 }
 
-// render writes the table as text: one line a scenario, then the figures.
+// render writes the table as text: one line a scenario, by the issue's
+// numbering, then the figures.
 func (tb *table) render(w io.Writer) error {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
+	sort.SliceStable(tb.rows, func(i, j int) bool { return scenarioNumber(tb.rows[i].Scenario) < scenarioNumber(tb.rows[j].Scenario) })
 	fmt.Fprintln(w, "== fault suite")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\truns\tpassed\tleftovers\ttime")
@@ -87,7 +90,11 @@ func (tb *table) write(stdout io.Writer, dir string) error {
 	for _, r := range tb.rows {
 		r.Seconds = r.Time.Seconds()
 	}
-	js, err := json.MarshalIndent(tb.rows, "", "  ")
+	rows := tb.rows
+	if rows == nil {
+		rows = []*row{}
+	}
+	js, err := json.MarshalIndent(rows, "", "  ")
 	tb.mu.Unlock()
 	if err != nil {
 		return err
