@@ -18,7 +18,7 @@ const defaultImageDir = "/var/lib/vmctl/images"
 // openManager connects to the --connect URI. The returned close function
 // releases the libvirt connection.
 func openManager(c *cli.Context, log *logrus.Logger) (*hypervisor.Manager, func(), error) {
-	b, err := libvirtbackend.Open(c.Context, c.String("connect"))
+	b, err := libvirtbackend.Open(c.Context, c.String("connect"), libvirtbackend.WithLogger(log))
 	if err != nil {
 		return nil, nil, err
 	}

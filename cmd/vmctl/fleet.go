@@ -36,8 +36,11 @@ func hostName(uri string) string {
 	return uri
 }
 
-func openBackend(ctx context.Context, uri string) (hypervisor.Backend, error) {
-	return libvirtbackend.Open(ctx, uri)
+// backendOpener opens libvirt hosts whose reconnections are logged.
+func backendOpener(log logrus.FieldLogger) scheduler.Opener {
+	return func(ctx context.Context, uri string) (hypervisor.Backend, error) {
+		return libvirtbackend.Open(ctx, uri, libvirtbackend.WithLogger(log))
+	}
 }
 
 func managerConfig(c *cli.Context) hypervisor.Config {
@@ -52,7 +55,7 @@ func openFleet(c *cli.Context, log *logrus.Logger) (*scheduler.Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := scheduler.OpenFleet(c.Context, specs, openBackend, managerConfig(c), hypervisor.WithLogger(log))
+	f := scheduler.OpenFleet(c.Context, specs, backendOpener(log), managerConfig(c), hypervisor.WithLogger(log))
 	var errs []error
 	for _, m := range f.Members() {
 		if m.Err == nil {

@@ -31,7 +31,7 @@ func gcCommand(log *logrus.Logger) *cli.Command {
 				return err
 			}
 			// Unreachable hosts are reported by the scan, never fatal.
-			fleet := scheduler.OpenFleet(c.Context, specs, openBackend, managerConfig(c), hypervisor.WithLogger(log))
+			fleet := scheduler.OpenFleet(c.Context, specs, backendOpener(log), managerConfig(c), hypervisor.WithLogger(log))
 			defer fleet.Close()
 			claims, err := scheduler.NewClaimStore(c.String("claims-dir"))
 			if err != nil {

@@ -30,7 +30,7 @@ func TestRemoteWorkerRunsWhileLibvirtCallsGoOn(t *testing.T) {
 	state := t.TempDir()
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
-	fleet := scheduler.OpenFleet(ctx, []scheduler.HostSpec{{Name: "h2", URI: uri2, Limits: scheduler.Limits{MemoryMiB: ptr(2048)}}}, openBackend,
+	fleet := scheduler.OpenFleet(ctx, []scheduler.HostSpec{{Name: "h2", URI: uri2, Limits: scheduler.Limits{MemoryMiB: ptr(2048)}}}, backendOpener(log),
 		hypervisor.Config{StateDir: state, MemoryReserveMiB: hypervisor.DefaultMemoryReserveMiB}, hypervisor.WithLogger(log))
 	t.Cleanup(fleet.Close)
 	member := fleet.Member("h2")
