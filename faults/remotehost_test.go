@@ -41,13 +41,15 @@ func upTestHost(t *testing.T, name string, index int) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// setLink takes the host side of the test host's veth down or up: down,
-// the host is silent (no RST, no FIN), as when it loses power or its
-// network; only keepalive and the agent's liveness check can tell.
-func setLink(t *testing.T, index int, state string) {
+// setLink takes the test host's end of its veth down or up: down, the
+// host is silent (no RST, no FIN), as when it loses power or its network;
+// only keepalive and the agent's liveness check can tell. The host's end
+// stays up, so the route to the test host stays on the veth and nothing
+// is sent anywhere else meanwhile.
+func setLink(t *testing.T, name string, index int, state string) {
 	t.Helper()
-	if out, err := exec.Command("ip", "link", "set", fmt.Sprintf("vmh%d", index), state).CombinedOutput(); err != nil {
-		t.Fatalf("ip link set vmh%d %s: %v\n%s", index, state, err, out)
+	if out, err := exec.Command("ip", "-n", "vmctl-"+name, "link", "set", fmt.Sprintf("vmg%d", index), state).CombinedOutput(); err != nil {
+		t.Fatalf("ip -n vmctl-%s link set vmg%d %s: %v\n%s", name, index, state, err, out)
 	}
 }
 
@@ -75,12 +77,12 @@ func TestScenario12RemoteHostLost(t *testing.T) {
     max_vms: 1
 `, local, uri))
 		t.Cleanup(func() {
-			setLink(t, remoteHostIndex, "up")
+			setLink(t, remoteHostName, remoteHostIndex, "up")
 			r.vmctl("--hosts", hosts, "gc", "--yes")
 		})
 		job := sleepJob{partitions: 10, pool: 2, maxAttempts: 3, sleep: 3 * time.Second}
 		spec := job.write(t, r)
-		want := job.native(t, r, spec)
+		want := job.native(t, r)
 		dir := filepath.Join(r.jobsDir, "job")
 		p := startJob(t, r, nil, "--hosts", hosts, "-o", "json", "job", "run", spec, "--dir", dir, "--no-progress")
 		a := waitJournal(t, dir, 2*time.Minute, func(rec jobs.Record) bool {
@@ -88,10 +90,10 @@ func TestScenario12RemoteHostLost(t *testing.T) {
 		})
 		time.Sleep(500 * time.Millisecond)
 		cut := time.Now()
-		setLink(t, remoteHostIndex, "down")
+		setLink(t, remoteHostName, remoteHostIndex, "down")
 		f, took := failedAfter(t, dir, a, cut, 2*time.Minute)
 		res := p.wait(6 * time.Minute)
-		setLink(t, remoteHostIndex, "up")
+		setLink(t, remoteHostName, remoteHostIndex, "up")
 		onLocal := 0
 		for _, rec := range journal(t, dir) {
 			if rec.Type == jobs.RecordResult && rec.Time.After(cut) {

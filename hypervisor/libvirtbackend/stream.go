@@ -39,7 +39,6 @@ type stream struct {
 	lostWhy  string
 	wmu      sync.Mutex // one writer waits for WRITABLE at a time
 	once     sync.Once
-	closeErr error
 }
 
 // streamEvents is all the event callback keeps: libvirt's Go binding never
@@ -179,27 +178,30 @@ func (s *stream) waitWritable() error {
 	}
 }
 
-// Close aborts the stream (Finish would wait for the guest side to drain)
-// and frees it. Waiters wake at once; calls inside libvirt are nonblocking
-// and finish before the free.
+// Close ends the stream at once and releases it in the background. Waiters
+// wake immediately. The abort itself is a round trip to the daemon: on a
+// connection to a host that went silent it waits until keepalive gives up
+// (about 30 s), and a caller closing a dead guest's channel must not wait
+// for that. The free waits for calls inside libvirt, which are nonblocking.
 func (s *stream) Close() error {
 	s.once.Do(func() {
 		s.doneOnce.Do(func() { close(s.done) })
-		s.mu.Lock()
-		_ = s.st.EventRemoveCallback()
-		s.closeErr = s.st.Abort()
-		if s.sess.isDead() {
-			// Aborting on a dead connection fails by definition.
-			s.closeErr = nil
-		}
-		s.st.Free()
-		s.freed = true
-		s.mu.Unlock()
-		s.sess.removeStream(s)
-		s.sess.leave()
-		if s.closeErr != nil {
-			s.closeErr = convert(s.what+": close", s.closeErr)
-		}
+		go s.release()
 	})
-	return s.closeErr
+	return nil
+}
+
+// release aborts (Finish would wait for the guest side to drain) and
+// frees the stream, then lets its connection go.
+func (s *stream) release() {
+	s.mu.Lock()
+	_ = s.st.EventRemoveCallback()
+	if err := s.st.Abort(); err != nil && !s.sess.isDead() {
+		s.b.log.WithError(err).WithField("stream", s.what).Debug("abort stream")
+	}
+	s.st.Free()
+	s.freed = true
+	s.mu.Unlock()
+	s.sess.removeStream(s)
+	s.sess.leave()
 }
