@@ -44,7 +44,7 @@ func TestScenario01KillAndResume(t *testing.T) {
 		s.runN(runsPerPoint, func(t *testing.T, r *runEnv) {
 			spec := job.write(t, r)
 			if want == 0 {
-				want = job.native(t, r, spec)
+				want = job.native(t, r)
 			}
 			dir := filepath.Join(r.jobsDir, "job")
 			var env []string

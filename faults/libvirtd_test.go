@@ -21,7 +21,7 @@ func TestScenario02LibvirtdRestarts(t *testing.T) {
 		ensureLibvirtd(t)
 		job := sleepJob{partitions: 16, pool: 2, maxAttempts: 3, sleep: 2 * time.Second}
 		spec := job.write(t, r)
-		want := job.native(t, r, spec)
+		want := job.native(t, r)
 		dir := filepath.Join(r.jobsDir, "job")
 		p := startJob(t, r, nil, "-o", "json", "job", "run", spec, "--dir", dir, "--no-progress")
 		restarts := 0
@@ -78,11 +78,11 @@ func TestScenario03LibvirtdDown(t *testing.T) {
 	s := newScenario(t, "3 libvirtd down 60 s mid-job")
 	s.run(func(t *testing.T, r *runEnv) {
 		ensureLibvirtd(t)
-		// 2 workers × 20 partitions × 4 s: about 80 s of work, so the job
+		// 2 workers × 24 partitions × 3 s: about 72 s of work, so the job
 		// outlives the outage.
-		job := sleepJob{partitions: 40, pool: 2, maxAttempts: 2, sleep: 4 * time.Second}
+		job := sleepJob{partitions: 48, pool: 2, maxAttempts: 2, sleep: 3 * time.Second}
 		spec := job.write(t, r)
-		want := job.native(t, r, spec)
+		want := job.native(t, r)
 		dir := filepath.Join(r.jobsDir, "job")
 		p := startJob(t, r, nil, "-o", "json", "job", "run", spec, "--dir", dir, "--no-progress")
 		waitJournal(t, dir, 2*time.Minute, func(rec jobs.Record) bool { return rec.Type == jobs.RecordResult })

@@ -22,10 +22,14 @@ const (
 	// panics at once: seconds, not the 120 s agent-ready timeout.
 	maxBootFailure = 30 * time.Second
 	// maxJobBootAttempts bounds the domains a job may create for a pool
-	// of neverBootPool VMs whose image cannot boot: what it does today
-	// (see the figure), to be tightened once the pool backs off.
+	// of neverBootPool VMs whose image cannot boot: each position tries
+	// three boots (jobs' maxBootFailures), backing off between them, then
+	// gives up.
 	neverBootPool      = 2
-	maxJobBootAttempts = 12
+	maxJobBootAttempts = 3 * neverBootPool
+	// minBackoff is the least a position waits over its three boots (1 s
+	// then 2 s, less 20% jitter): a pool that retried at once would not.
+	minBackoff = 2400 * time.Millisecond
 	maxJobFailure      = 3 * time.Minute
 )
 

@@ -59,7 +59,7 @@ func TestScenario04QEMUKilled(t *testing.T) {
 	s.run(func(t *testing.T, r *runEnv) {
 		job := sleepJob{partitions: 8, pool: 2, maxAttempts: 3, sleep: 3 * time.Second}
 		spec := job.write(t, r)
-		want := job.native(t, r, spec)
+		want := job.native(t, r)
 		dir := filepath.Join(r.jobsDir, "job")
 		p := startJob(t, r, nil, "-o", "json", "job", "run", spec, "--dir", dir, "--no-progress")
 		a := firstAttempt(t, dir, -1, 0)
@@ -133,7 +133,7 @@ func TestScenario05GuestHang(t *testing.T) {
 	s.run(func(t *testing.T, r *runEnv) {
 		job := sleepJob{partitions: 6, pool: 2, maxAttempts: 3, sleep: 3 * time.Second}
 		spec := job.write(t, r)
-		want := job.native(t, r, spec)
+		want := job.native(t, r)
 		dir := filepath.Join(r.jobsDir, "job")
 		p := startJob(t, r, nil, "-o", "json", "job", "run", spec, "--dir", dir, "--no-progress")
 		a := firstAttempt(t, dir, -1, 0)
