@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vmctl/vmctl/hypervisor"
+	"github.com/vmctl/vmctl/reap"
 )
 
 // Where vmctl and libvirt keep what a VM leaves when it is not cleaned
@@ -26,18 +27,6 @@ type leftover struct {
 }
 
 func (l leftover) String() string { return l.kind + " " + l.what }
-
-// gcFinding is one element of `vmctl gc -o json`.
-type gcFinding struct {
-	Kind    string `json:"kind"`
-	Host    string `json:"host"`
-	Name    string `json:"name"`
-	Path    string `json:"path"`
-	Owner   string `json:"owner"`
-	Reason  string `json:"reason"`
-	Removed bool   `json:"removed"`
-	Error   string `json:"error"`
-}
 
 // leftovers is the suite's one leftover check: everything of this run
 // that still exists once the run is over. Other users of the host (other
@@ -88,14 +77,14 @@ func (r *runEnv) gcLeftovers() []leftover {
 		return nil
 	}
 	res := r.vmctl(append([]string{"-o", "json"}, suite.gc...)...)
-	var found []gcFinding
+	var found []reap.Finding
 	if err := json.Unmarshal([]byte(res.stdout), &found); err != nil {
 		return []leftover{{kind: "unknown", what: fmt.Sprintf("vmctl gc (exit %d): %v: %s", res.code, err, strings.TrimSpace(res.stderr))}}
 	}
 	var left []leftover
 	for _, f := range found {
 		if r.ours(f.Name) || r.ours(f.Path) {
-			left = append(left, leftover{kind: "gc:" + f.Kind, what: fmt.Sprintf("%s %s (%s)", f.Name, f.Path, f.Reason)})
+			left = append(left, leftover{kind: "gc:" + string(f.Kind), what: fmt.Sprintf("%s %s (%s)", f.Name, f.Path, f.Reason)})
 		}
 	}
 	return left

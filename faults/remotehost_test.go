@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vmctl/vmctl/hypervisor"
+	"github.com/vmctl/vmctl/internal/testhost"
 	"github.com/vmctl/vmctl/jobs"
 )
 
@@ -21,25 +22,6 @@ const (
 	remoteHostName  = "f12"
 	remoteHostIndex = 12
 )
-
-// upTestHost starts a second libvirtd in its own network namespace
-// (scripts/testhost.sh) and returns its URI; it is stopped when the test
-// ends.
-func upTestHost(t *testing.T, name string, index int) string {
-	t.Helper()
-	script := filepath.Join(suite.root, "scripts", "testhost.sh")
-	out, err := exec.Command(script, "up", name, fmt.Sprint(index)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("testhost up: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(script, "down", name).CombinedOutput(); err != nil {
-			t.Errorf("testhost down: %v\n%s", err, out)
-		}
-	})
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
 
 // setLink takes the test host's end of its veth down or up: down, the
 // host is silent (no RST, no FIN), as when it loses power or its network;
@@ -63,7 +45,7 @@ func TestScenario12RemoteHostLost(t *testing.T) {
 	const keepaliveWindow = 30 * time.Second
 	s := newScenario(t, "12 remote host lost mid-job")
 	s.run(func(t *testing.T, r *runEnv) {
-		uri := upTestHost(t, remoteHostName, remoteHostIndex)
+		uri := testhost.Up(t, suite.root, remoteHostName, remoteHostIndex)
 		// One worker per host: the local host takes one more vmctl VM
 		// than it has, the remote one takes one.
 		local := 1 + countVMs(t, r, "")

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/vmctl/vmctl/hypervisor"
+	"github.com/vmctl/vmctl/internal/testhost"
 	"github.com/vmctl/vmctl/scheduler"
 )
 
@@ -20,18 +20,7 @@ import (
 // namespace (scripts/testhost.sh), reachable only at its namespace address.
 func startTestHost(t *testing.T, name string, index int) string {
 	t.Helper()
-	script := filepath.Join("..", "..", "scripts", "testhost.sh")
-	out, err := exec.Command(script, "up", name, fmt.Sprint(index)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("testhost up: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(script, "down", name).CombinedOutput(); err != nil {
-			t.Errorf("testhost down: %v\n%s", err, out)
-		}
-	})
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
+	return testhost.Up(t, filepath.Join("..", ".."), name, index)
 }
 
 func writeHostsFile(t *testing.T, body string) string {
