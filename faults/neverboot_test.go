@@ -29,8 +29,8 @@ const (
 	maxJobBootAttempts = 3 * neverBootPool
 	// minBackoff is the least a position waits over its three boots (1 s
 	// then 2 s, less 20% jitter): a pool that retried at once would not.
-	minBackoff = 2400 * time.Millisecond
-	maxJobFailure      = 3 * time.Minute
+	minBackoff    = 2400 * time.Millisecond
+	maxJobFailure = 3 * time.Minute
 )
 
 // panicLines are what the kernel prints when init exits.
