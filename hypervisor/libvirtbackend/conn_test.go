@@ -177,11 +177,11 @@ func TestOperationErrorsDoNotReconnect(t *testing.T) {
 
 func TestReconnectBackoffIsCappedAndBoundedByContext(t *testing.T) {
 	d := &dialer{}
-	const initial, maxWait = 10 * time.Millisecond, 40 * time.Millisecond
+	const initial, maxWait = 20 * time.Millisecond, 80 * time.Millisecond
 	b := openWith(t, d, WithReconnectBackoff(initial, maxWait))
 	d.set(true)
 	current(t, b).markDead("test")
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
 	defer cancel()
 	_, err := b.Host(ctx)
 	if !errors.Is(err, hypervisor.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) {
@@ -191,16 +191,17 @@ func TestReconnectBackoffIsCappedAndBoundedByContext(t *testing.T) {
 	times := append([]time.Time(nil), d.times[1:]...) // after the first connect
 	d.mu.Unlock()
 	if len(times) < 5 {
-		t.Fatalf("only %d reconnect attempts in 400 ms with a %v cap", len(times), maxWait)
+		t.Fatalf("only %d reconnect attempts in 800 ms with a %v cap", len(times), maxWait)
 	}
 	for i := 1; i < len(times); i++ {
 		gap := times[i].Sub(times[i-1])
-		// The cap plus its 20% jitter plus scheduling slack.
-		if gap > maxWait*12/10+30*time.Millisecond {
+		// The cap plus its 20% jitter plus scheduling slack; without the
+		// cap the gaps would reach 160, 320, 640 ms.
+		if gap > maxWait*12/10+60*time.Millisecond {
 			t.Errorf("attempt %d came %v after the previous one; the cap is %v", i, gap, maxWait)
 		}
 	}
-	if gap := times[1].Sub(times[0]); gap > initial*12/10+20*time.Millisecond {
+	if gap := times[1].Sub(times[0]); gap > initial*12/10+40*time.Millisecond {
 		t.Errorf("second attempt after %v, want about %v", gap, initial)
 	}
 	// The daemon comes back: the next call connects.
