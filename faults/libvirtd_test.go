@@ -19,7 +19,9 @@ func TestScenario02LibvirtdRestarts(t *testing.T) {
 	s := newScenario(t, "2 libvirtd restarted 5x mid-job")
 	s.run(func(t *testing.T, r *runEnv) {
 		ensureLibvirtd(t)
-		job := sleepJob{partitions: 16, pool: 2, maxAttempts: 3, sleep: 2 * time.Second}
+		// 24 partitions x 2 s on 2 VMs: about 24 s of work, room for five
+		// restarts about 4 s apart.
+		job := sleepJob{partitions: 24, pool: 2, maxAttempts: 3, sleep: 2 * time.Second}
 		spec := job.write(t, r)
 		want := job.native(t, r)
 		dir := filepath.Join(r.jobsDir, "job")
@@ -78,9 +80,9 @@ func TestScenario03LibvirtdDown(t *testing.T) {
 	s := newScenario(t, "3 libvirtd down 60 s mid-job")
 	s.run(func(t *testing.T, r *runEnv) {
 		ensureLibvirtd(t)
-		// 2 workers × 24 partitions × 3 s: about 72 s of work, so the job
+		// 2 workers × 28 partitions × 3 s: about 84 s of work, so the job
 		// outlives the outage.
-		job := sleepJob{partitions: 48, pool: 2, maxAttempts: 2, sleep: 3 * time.Second}
+		job := sleepJob{partitions: 56, pool: 2, maxAttempts: 2, sleep: 3 * time.Second}
 		spec := job.write(t, r)
 		want := job.native(t, r)
 		dir := filepath.Join(r.jobsDir, "job")
