@@ -18,6 +18,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# The demo answers for what it makes, not for what was on the host before.
+VMCTL=$VMCTL scripts/check-leftovers.sh --record "$WORK/leftovers-baseline"
 
 echo "== vmctl doctor"
 "$VMCTL" doctor
@@ -51,7 +53,9 @@ SPEC
 echo "top words:"
 head -5 "$WORK/job/counts.tsv"
 
+cp "$WORK/leftovers-baseline" /tmp/vmctl-demo-baseline.$$
 trap - EXIT
 cleanup
 echo "== leftovers"
-VMCTL=$VMCTL scripts/check-leftovers.sh
+trap 'rm -f /tmp/vmctl-demo-baseline.$$' EXIT
+VMCTL=$VMCTL scripts/check-leftovers.sh --baseline /tmp/vmctl-demo-baseline.$$
