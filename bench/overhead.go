@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/vmctl/vmctl/stats"
 	"math"
 	"time"
 )
@@ -86,7 +87,7 @@ func Measure(ctx context.Context, sides Sides, wl Workload, variant string, shap
 			r.Samples = append(r.Samples, Sample{Side: side, Pair: pair, Value: v, Wall: wall, At: time.Now()})
 		}
 		native, vm := Pairs(r)
-		iv, err := PairedRatio(native, vm, plan.Level)
+		iv, err := stats.PairedRatio(native, vm, plan.Level)
 		if err != nil {
 			return r, err
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmctl/vmctl/stats"
 )
 
 // sampledResult builds a result from synthetic runs: native figures
@@ -31,7 +33,7 @@ func sampledResult(t *testing.T, workload, accel string, nativeFigure, ratio flo
 			Sample{Side: VM, Pair: i, Value: nativeFigure * ratio * spread[(i+2)%len(spread)]})
 	}
 	native, vm := Pairs(r)
-	iv, err := PairedRatio(native, vm, 0.95)
+	iv, err := stats.PairedRatio(native, vm, 0.95)
 	if err != nil {
 		t.Fatal(err)
 	}

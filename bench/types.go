@@ -4,7 +4,11 @@
 // report and the comparison of two reports.
 package bench
 
-import "time"
+import (
+	"time"
+
+	"github.com/vmctl/vmctl/stats"
+)
 
 // ReportVersion is bumped when the JSON layout changes incompatibly.
 const ReportVersion = 1
@@ -42,17 +46,8 @@ type Shape struct {
 	AccelReason string `json:"accel_reason"`
 }
 
-// Interval is an estimate with its confidence interval.
-type Interval struct {
-	Estimate float64 `json:"estimate"`
-	Low      float64 `json:"low"`
-	High     float64 `json:"high"`
-	// HalfWidth is the relative half-width: (High-Low)/2/Estimate.
-	HalfWidth float64 `json:"half_width"`
-	// Level is the confidence level, e.g. 0.95; N the number of pairs.
-	Level float64 `json:"level"`
-	N     int     `json:"n"`
-}
+// Interval is an estimate with its confidence interval (package stats).
+type Interval = stats.Interval
 
 // Result is one workload on one variant: its samples and the VM/native
 // ratio. For a higher-is-better figure a ratio of 0.8 means the VM does
