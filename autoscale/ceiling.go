@@ -2,164 +2,340 @@ package autoscale
 
 import (
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/vmctl/vmctl/stats"
 )
 
-// Measurement limits for the throughput ceiling.
+// Measurement limits for the throughput ceiling (doc.go explains them).
 const (
-	// minCompletions is the fewest completions a rate is trusted on: with
-	// fewer, one partition more or less in the window moves the rate by
-	// more than MinGain.
-	minCompletions = 3
+	// minBlocks is the fewest measurement blocks a side of a comparison
+	// needs before it is judged: with two the interval is very wide, and
+	// three keep a probe short when the answer is clear.
+	minBlocks = 3
+	// blockCompletions is the fewest completions in a block when only the
+	// completion rate measures throughput (no guest CPU): a block of one
+	// or none says little about a rate.
+	blockCompletions = 2
 	// maxHoldSettles bounds how long, in settle windows, scale-out waits
 	// for a baseline that does not come (partitions longer than the
 	// window, or a backlog that keeps emptying); after it the pool grows
 	// unmeasured rather than never.
 	maxHoldSettles = 3
-	// maxProbeSettles bounds the judging window, so a probe at a rate of
-	// one partition a minute still ends.
+	// maxProbeSettles bounds a probe: an inconclusive one ends after this
+	// many settle windows of steady measurement, and the pool keeps its
+	// new size (a false ceiling is worse than none).
 	maxProbeSettles = 4
-	// probeTimeoutSettles drops a probe never judged (its backlog kept
-	// emptying), so it stops holding scale-out.
+	// probeTimeoutSettles drops a probe that never got its measurement
+	// (its backlog kept emptying), so it stops holding scale-out.
 	probeTimeoutSettles = 10
 )
 
 // throughput finds the throughput ceiling: the size beyond which added
-// VMs stopped raising the completion rate. doc.go explains the method.
+// VMs stop raising the pool's throughput. doc.go explains the method.
 type throughput struct {
 	cfg CeilingPolicy
-	// size is Ready+Booting at the previous tick.
-	size int
-	// steadySince is when the pool last became steady (all VMs ready,
-	// none draining, size unchanged); zero while it is not.
+	// size is Ready+Booting at the previous tick; prevBoots and
+	// prevDone the previous tick's Boots and Completed.
+	size      int
+	prevBoots int64
+	prevDone  int64
+	// cpu: the signals carry guest CPU, so throughput is measured as
+	// guest CPU delivered; otherwise as the completion rate.
+	cpu bool
+	// steadySince is when the current steady stretch began (zero while
+	// the pool is not steady); block accumulates the stretch's current
+	// measurement block; stretch holds the stretch's finished blocks.
 	steadySince time.Time
-	// run is the current stretch of steady ticks with partitions queued,
-	// and Completed at its start; zero since when there is none.
-	run struct {
-		since time.Time
-		done  int64
+	block       block
+	stretch     []float64
+	stretchSpan time.Duration
+	// baseline is the last stretch measured at baseline.size that was
+	// long enough (measured reports whether there is one).
+	baseline struct {
+		size    int
+		samples []float64
+		at      time.Time
 	}
-	// baseline is the latest rate measured over a full run at one size.
-	baseline rateAt
-	// probe, when set, is a scale-out being measured against baseline.
-	probe *probe
-	// proven is the largest size measured to raise the rate enough.
+	probe  *probe
 	proven int
-
-	ceiling int
-	why     string
+	// prior is the last steady tick's reading of the host, for the prior.
+	prior hostReading
+	// The ceiling, when found: its size, when, why, and the load from
+	// outside the pool then.
+	ceiling   int
+	found     time.Time
+	foundLoad float64
+	why       string
+	// note is something the next decision should say (a probe judged,
+	// a ceiling lifted).
+	note string
 }
 
-type rateAt struct {
-	size int
-	rate float64 // partitions/s
-	at   time.Time
+// block is one measurement: guest CPU core-seconds (or completions) over
+// a steady span.
+type block struct {
+	span  time.Duration
+	work  float64 // core-seconds of guest CPU
+	done  int64
+	start time.Time
+}
+
+// hostReading is what the host prior needs, from a steady tick.
+type hostReading struct {
+	ok        bool
+	cpus      int
+	vcpus     int
+	poolCores float64 // guest CPU the pool's VMs used, in cores
+	other     float64 // host CPU in use outside the pool, in cores
+	ready     int
 }
 
 type probe struct {
-	from   int
-	before float64
-	opened time.Time
-	need   time.Duration // length of run to judge on
+	from, to      int
+	before, after []float64
+	opened        time.Time
+	// measured is how long the grown pool has been measured steady, over
+	// however many stretches.
+	measured time.Duration
+	unit     string
 }
 
 func newThroughput(cfg CeilingPolicy) throughput { return throughput{cfg: cfg} }
 
-// observe follows the pool's size, steadiness and completions: it
-// measures baselines, opens a probe when the pool grows from a freshly
-// measured size, and judges the probe once the grown pool has run for
-// its window. prev is the previous tick's time.
+// unit names what the blocks measure.
+func (tp *throughput) unit() string {
+	if tp.cpu {
+		return "cores"
+	}
+	return "partitions/s"
+}
+
+// observe follows the pool: it measures throughput in blocks over steady
+// stretches (same size, nothing booting or draining anywhere on the host
+// side of the pool, partitions queued throughout), opens a probe when the
+// pool grows from a measured size, and judges the probe once the grown
+// pool has been measured. prev is the previous tick's time.
 func (tp *throughput) observe(s Signals, prev time.Time) {
 	if !tp.cfg.Enabled {
 		return
 	}
 	now, cur := s.Time, s.Ready+s.Booting
-	settle := tp.cfg.Settle.Duration
-	if cur != tp.size {
-		fresh := !prev.IsZero() && tp.baseline.size == tp.size && tp.baseline.at.Equal(prev)
-		if cur > tp.size && cur > tp.proven && fresh && tp.probe == nil && tp.ceiling == 0 && tp.size > 0 {
-			tp.probe = &probe{from: tp.size, before: tp.baseline.rate, opened: now,
-				need: judgeSpan(settle, tp.size, s.Slots, tp.baseline.rate)}
-		}
-		if tp.probe != nil && cur <= tp.probe.from {
-			tp.probe = nil // shrank back: nothing left to measure
-		}
-		tp.size = cur
-		tp.steadySince, tp.run.since = time.Time{}, time.Time{}
+	if s.GuestCPU > 0 {
+		tp.cpu = true
 	}
-	if tp.probe != nil && now.Sub(tp.probe.opened) > probeTimeoutSettles*settle {
+	boots, done := tp.prevBoots, tp.prevDone
+	tp.prevBoots, tp.prevDone = s.Boots, s.Completed
+	if cur != tp.size {
+		tp.resize(cur, now)
+	}
+	if tp.probe != nil && now.Sub(tp.probe.opened) > probeTimeoutSettles*tp.cfg.Settle.Duration {
+		tp.note = fmt.Sprintf("probe %d→%d dropped: no steady measurement in %s", tp.probe.from, tp.probe.to, probeTimeoutSettles*tp.cfg.Settle.Duration)
 		tp.probe = nil
 	}
-	if s.Booting > 0 || s.Draining > 0 || cur == 0 {
-		tp.steadySince, tp.run.since = time.Time{}, time.Time{}
+	// A boot anywhere in the pool or its warm pool takes host CPU from the
+	// running VMs, a drain leaves slots idle, an empty queue leaves VMs
+	// idle: none of that is the pool's capacity.
+	steady := s.Booting == 0 && s.WarmBooting == 0 && s.Draining == 0 && s.Boots == boots && cur > 0 && s.Backlog > 0
+	if !steady {
+		tp.endStretch()
 		return
 	}
-	if tp.steadySince.IsZero() {
+	if r := reading(s); r.ok {
+		tp.prior = r
+	}
+	if tp.steadySince.IsZero() || prev.IsZero() {
+		// The span since the last tick was not all steady: start here.
 		tp.steadySince = now
-	}
-	// Only a backlog that stayed non-empty says the rate is the pool's
-	// capacity: when it empties, the rate falls for lack of work.
-	if s.Backlog == 0 {
-		tp.run.since = time.Time{}
+		tp.block = block{start: now}
 		return
 	}
-	if tp.run.since.IsZero() {
-		tp.run.since, tp.run.done = now, s.Completed
-		return
-	}
-	span := now.Sub(tp.run.since)
-	done := s.Completed - tp.run.done
-	rate := float64(done) / span.Seconds()
-	if tp.probe != nil {
-		if span >= tp.probe.need {
-			tp.judge(cur, rate, now)
+	dt := now.Sub(prev)
+	tp.block.span += dt
+	tp.block.work += float64(s.Ready) * s.GuestCPU * float64(max(1, s.VCPUs)) * dt.Seconds()
+	tp.block.done += s.Completed - done
+	if tp.block.span >= tp.blockSpan() && (tp.cpu || tp.block.done >= blockCompletions) {
+		if v := tp.block.value(tp.cpu); v > 0 {
+			tp.stretch = append(tp.stretch, v)
+			tp.stretchSpan += tp.block.span
+			if pr := tp.probe; pr != nil {
+				pr.after = append(pr.after, v)
+				pr.measured += tp.block.span
+			}
 		}
-		return
+		tp.block = block{start: now}
 	}
-	if span >= settle && done >= minCompletions {
-		tp.baseline = rateAt{size: cur, rate: rate, at: now}
+	if pr := tp.probe; pr != nil && len(pr.after) >= minBlocks {
+		tp.judge(now)
 	}
 }
 
-// judgeSpan is how long the grown pool must run before its rate is
-// compared: at least Settle, two partition durations (so the new VMs'
-// first partitions, which start mid-window, weigh at most half), and the
-// time for minCompletions at the old rate. A partition's duration comes
-// from Little's law with every slot busy: n*slots/rate.
-func judgeSpan(settle time.Duration, n, slots int, rate float64) time.Duration {
-	d := settle
-	perPartition := time.Duration(float64(n*max(1, slots)) / rate * float64(time.Second))
-	d = max(d, 2*perPartition, time.Duration(minCompletions/rate*float64(time.Second)))
-	return min(d, maxProbeSettles*settle)
+// blockSpan is one block's length: a fifth of Settle, so a settle window
+// holds five blocks.
+func (tp *throughput) blockSpan() time.Duration { return tp.cfg.Settle.Duration / 5 }
+
+func (b block) value(cpu bool) float64 {
+	if b.span <= 0 {
+		return 0
+	}
+	if cpu {
+		return b.work / b.span.Seconds()
+	}
+	return float64(b.done) / b.span.Seconds()
 }
 
-// judge compares the grown pool's rate with the rate before: each of the
-// m-n added VMs should add at least MinGain of the per-VM rate before.
-func (tp *throughput) judge(m int, after float64, now time.Time) {
+// endStretch closes the steady stretch; its blocks become the baseline
+// of its size.
+func (tp *throughput) endStretch() {
+	if tp.measuredNow() {
+		tp.baseline.size, tp.baseline.samples, tp.baseline.at = tp.size, tp.stretch, tp.steadySince
+	}
+	tp.steadySince, tp.stretch, tp.stretchSpan, tp.block = time.Time{}, nil, 0, block{}
+}
+
+// measuredNow reports whether the current stretch is a baseline: at least
+// minBlocks blocks (the interval says how much they are worth).
+func (tp *throughput) measuredNow() bool {
+	return len(tp.stretch) >= minBlocks
+}
+
+// measured reports whether size cur has a baseline to probe from.
+func (tp *throughput) measured(cur int) bool {
+	return tp.measuredNow() || tp.baseline.size == cur && len(tp.baseline.samples) >= minBlocks
+}
+
+// resize follows a size change: growth from a measured size opens a
+// probe; shrinking back to where a probe started drops it.
+func (tp *throughput) resize(cur int, now time.Time) {
+	tp.endStretch()
+	if pr := tp.probe; pr != nil && cur <= pr.from {
+		tp.probe = nil // shrank back: nothing left to measure
+	}
+	if pr := tp.probe; pr != nil && cur != pr.to {
+		// Grew or shrank during the probe: what was measured at the old
+		// size says nothing of the new one.
+		pr.to, pr.after, pr.measured = cur, nil, 0
+	}
+	if cur > tp.size && tp.probe == nil && tp.ceiling == 0 && tp.size > 0 && cur > tp.proven &&
+		tp.baseline.size == tp.size && len(tp.baseline.samples) >= minBlocks {
+		tp.probe = &probe{from: tp.size, to: cur, before: tp.baseline.samples, opened: now, unit: tp.unit()}
+	}
+	tp.size = cur
+}
+
+// judge compares the grown pool's blocks with the baseline's: Welch's
+// interval of after/before at the policy's confidence. Each of the m-n
+// added VMs should add MinGain of the per-VM throughput before:
+//
+//	need = 1 + MinGain × (m-n)/n
+//
+// A ceiling needs the whole interval below need; the whole interval at
+// need or above keeps the new size at once, and so does an estimate at
+// need or above once Settle has been measured. Otherwise the probe goes
+// on, up to maxProbeSettles, after which the pool keeps its size
+// undecided. Clear answers come after minBlocks blocks, noisy ones wait.
+func (tp *throughput) judge(now time.Time) {
 	pr := tp.probe
-	tp.probe = nil
-	n := pr.from
-	need := pr.before * (1 + tp.cfg.MinGain*float64(m-n)/float64(n))
-	if after >= need {
-		tp.proven = max(tp.proven, m)
-		tp.baseline = rateAt{size: m, rate: after, at: now}
+	n, m := pr.from, pr.to
+	need := 1 + tp.cfg.MinGain*float64(m-n)/float64(n)
+	iv, err := stats.RatioOfMeans(pr.before, pr.after, tp.cfg.Confidence)
+	if err != nil {
+		tp.probe = nil
+		tp.note = fmt.Sprintf("probe %d→%d not judged: %v", n, m, err)
 		return
 	}
-	tp.ceiling = n
-	tp.why = fmt.Sprintf("%d→%d VMs moved the completion rate from %.2f/s to %.2f/s, below the %.2f/s that %.0f%% of the added VMs' fair share would give",
-		n, m, pr.before, after, need, tp.cfg.MinGain*100)
+	bmean, amean := mean(pr.before), mean(pr.after)
+	text := fmt.Sprintf("%d→%d VMs: %s → %s %s, gain ×%.2f (%.0f%% interval %.2f–%.2f, %d+%d blocks) against the ×%.2f that %.0f%% of the added VMs' fair share needs",
+		n, m, num(bmean), num(amean), pr.unit, iv.Estimate, tp.cfg.Confidence*100, iv.Low, orNaN(iv.High), len(pr.before), len(pr.after), need, tp.cfg.MinGain*100)
+	switch {
+	case iv.High < need:
+		tp.probe = nil
+		tp.ceiling, tp.found, tp.why = n, now, text
+		tp.foundLoad = tp.prior.other
+		tp.note = "ceiling: " + text
+	case iv.Low >= need || iv.Estimate >= need && pr.measured >= tp.cfg.Settle.Duration:
+		tp.probe = nil
+		tp.proven = max(tp.proven, m)
+		tp.note = "probe kept the new size: " + text
+	case pr.measured >= maxProbeSettles*tp.cfg.Settle.Duration:
+		tp.probe = nil
+		tp.proven = max(tp.proven, m)
+		tp.note = "probe inconclusive after " + pr.measured.Round(time.Second).String() + ", keeping the new size: " + text
+	}
+	// Otherwise: not yet decided; the next blocks extend the probe.
 }
 
-// limit applies the ceiling to a verdict: clamp to a ceiling found; hold
-// scale-out while the host's CPU is saturated and cap it at what the
-// spare CPU fits; without that evidence, hold it while a probe is being
-// judged and while the current size has no baseline to probe from, and
-// cap a probe at half the pool. Sizes up to the largest proven one need
-// no measurement. minVMs is the policy's Min, which the ceiling never
-// overrides.
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(max(1, len(v)))
+}
+
+func num(x float64) string { return fmt.Sprintf("%.2f", x) }
+
+func orNaN(x float64) float64 {
+	if math.IsInf(x, 0) {
+		return math.NaN()
+	}
+	return x
+}
+
+// reading takes what the host prior needs from a steady tick.
+func reading(s Signals) hostReading {
+	if s.HostCPUs <= 0 || s.HostCPU <= 0 {
+		return hostReading{}
+	}
+	vcpus := max(1, s.VCPUs)
+	pool := float64(s.Ready) * s.GuestCPU * float64(vcpus)
+	host := s.HostCPU * float64(s.HostCPUs)
+	return hostReading{ok: true, cpus: s.HostCPUs, vcpus: vcpus, poolCores: pool, other: max(0, host-pool), ready: s.Ready}
+}
+
+// predicted is what the prior expects k busy VMs to deliver, in cores:
+// each at most its vCPUs, together at most the share of the host the
+// policy allows less what others use.
+func (h hostReading) predicted(k int, share float64) float64 {
+	room := max(0, share*float64(h.cpus)-h.other)
+	return min(float64(k*h.vcpus), room)
+}
+
+// expire lifts a ceiling that is too old, or whose host changed.
+func (tp *throughput) expire(now time.Time) {
+	if tp.ceiling == 0 {
+		return
+	}
+	switch {
+	case tp.cfg.Expire.Duration > 0 && now.Sub(tp.found) >= tp.cfg.Expire.Duration:
+		tp.note = fmt.Sprintf("ceiling %d lifted after %s: probing again", tp.ceiling, tp.cfg.Expire.Duration)
+	case tp.cfg.LoadChange > 0 && tp.prior.ok && math.Abs(tp.prior.other-tp.foundLoad) >= tp.cfg.LoadChange:
+		tp.note = fmt.Sprintf("ceiling %d lifted: the host's other load moved from %.1f to %.1f cores: probing again",
+			tp.ceiling, tp.foundLoad, tp.prior.other)
+	default:
+		return
+	}
+	tp.ceiling, tp.why, tp.proven = 0, "", 0
+}
+
+// limit applies the ceiling to a verdict: clamp to a ceiling found; let
+// the host prior cap growth at what the spare CPU can use; without the
+// prior's word for room, hold while a probe is judged and while the
+// current size has no baseline, and cap a probe at half the pool. Sizes up
+// to the largest proven one need no measurement. minVMs is the policy's
+// Min, which the ceiling never overrides.
 func (tp *throughput) limit(v *verdict, s Signals, cur, minVMs int) {
 	if !tp.cfg.Enabled {
 		return
+	}
+	tp.expire(s.Time)
+	if note := tp.note; note != "" {
+		tp.note = ""
+		v.why = append(v.why, note)
+		if v.rule == "" {
+			v.rule = RuleCeiling
+		}
 	}
 	if tp.ceiling > 0 && v.n > max(tp.ceiling, minVMs) {
 		n := max(tp.ceiling, minVMs)
@@ -170,50 +346,46 @@ func (tp *throughput) limit(v *verdict, s Signals, cur, minVMs int) {
 		return
 	}
 	hold := max(cur, minVMs)
-	// cpuRoom: the host reports its CPU and it has room for the VMs
-	// asked for. Then the CPU question is answered without a probe, and
-	// scale-out does not wait for rate measurements; probes still run
-	// when the pool grows from a measured size, and still set a ceiling.
-	cpuRoom := false
-	if hc := tp.cfg.HostCPU; hc > 0 && s.HostCPU > 0 {
-		if s.HostCPU >= hc {
-			v.bind(hold, RuleCeiling, "host CPU %.0f%% ≥ %.0f%%: another VM would only share the same cores", s.HostCPU*100, hc*100)
+	room := false
+	if h := tp.prior; tp.cfg.HostCPU > 0 && h.ok {
+		// The prior: grow while each added VM is predicted to add MinGain
+		// of its fair share.
+		k := cur
+		for k < v.n {
+			have, next := h.predicted(max(k, 1), tp.cfg.HostCPU), h.predicted(k+1, tp.cfg.HostCPU)
+			if k > 0 && next < have*(1+tp.cfg.MinGain/float64(k)) {
+				break
+			}
+			k++
+		}
+		if k <= hold {
+			v.bind(hold, RuleCeiling, "host prior: %d CPUs × %.0f%%, %.1f cores used outside the pool: %d VMs can use %.1f cores, %d would add under %.0f%% of a VM's share",
+				h.cpus, tp.cfg.HostCPU*100, h.other, cur, h.predicted(max(cur, 1), tp.cfg.HostCPU), cur+1, tp.cfg.MinGain*100)
 			return
 		}
-		if s.GuestCPU > 0 && s.Ready > 0 {
-			// Ready×GuestCPU is how many VMs' worth of guests were busy
-			// (GuestCPU is per vCPU, so this holds for any VCPUs);
-			// scaled up to the whole host it is how many VMs running
-			// flat out the host fits. (From the average VM instead, VMs
-			// that idled through the last tick would make a full host
-			// look empty.)
-			busy := float64(s.Ready) * s.GuestCPU
-			fit := int(busy/s.HostCPU + 1e-9)
-			if v.n > max(fit, hold) {
-				v.bind(max(fit, hold), RuleCeiling, "host CPU %.0f%% with %.1f VMs busy: room for %d VMs", s.HostCPU*100, busy, fit)
-			}
-			cpuRoom = v.n > cur
+		if v.n > k {
+			v.bind(k, RuleCeiling, "host prior: room for %d VMs (%d CPUs × %.0f%%, %.1f cores used outside the pool)", k, h.cpus, tp.cfg.HostCPU*100, h.other)
 		}
-	}
-	if tp.ceiling > 0 || cpuRoom {
-		return
+		room = true
 	}
 	if pr := tp.probe; pr != nil {
-		v.bind(hold, RuleCeiling, "measuring whether %d→%d VMs raised the completion rate (%.2f/s before) over %s", pr.from, cur, pr.before, pr.need)
+		v.bind(hold, RuleCeiling, "measuring whether %d→%d VMs raised throughput (%s %s before); %s of steady measurement so far",
+			pr.from, pr.to, num(mean(pr.before)), pr.unit, pr.measured.Round(time.Second))
 		return
 	}
-	if v.n <= tp.proven {
+	if v.n <= tp.proven || room {
+		// Proven, or predicted by the host: no measurement needed first.
+		// A probe still opens if the current size was measured.
 		return
 	}
 	if tp.proven > cur {
 		v.bind(max(tp.proven, hold), RuleCeiling, "to %d, the largest size measured to help, before measuring beyond it", tp.proven)
 		return
 	}
-	if tp.baseline.size == cur && tp.baseline.at.Equal(s.Time) {
-		// Measured now: the scale-out will be probed. A probe adds at
-		// most half the pool, so that one useful VM in a step cannot vouch
-		// for a useless one (1→3 on 2 cores gains 90% of one VM's share
-		// overall, though the third VM adds nothing).
+	if tp.measured(cur) {
+		// Measured: the scale-out will be probed. A probe adds at most
+		// half the pool, so that one useful VM in a step cannot vouch for
+		// a useless one.
 		if step := max(1, cur/2); v.n > max(cur+step, hold) {
 			v.bind(max(cur+step, hold), RuleCeiling, "probing %d→%d: a probe adds at most half the pool", cur, cur+step)
 		}
@@ -221,12 +393,12 @@ func (tp *throughput) limit(v *verdict, s Signals, cur, minVMs int) {
 	}
 	settle := tp.cfg.Settle.Duration
 	switch {
-	case s.Booting > 0:
-		v.bind(hold, RuleCeiling, "waiting for %d booting VMs, then %s to measure the completion rate at %d", s.Booting, settle, cur)
+	case s.Booting > 0 || s.WarmBooting > 0:
+		v.bind(hold, RuleCeiling, "waiting for %d booting VMs, then %s to measure throughput at %d", s.Booting+s.WarmBooting, settle, cur)
 	case s.Draining == 0 && !tp.steadySince.IsZero() && s.Time.Sub(tp.steadySince) < maxHoldSettles*settle:
-		v.bind(hold, RuleCeiling, "measuring the completion rate at %d VMs before adding more (%s of at least %s)", cur,
+		v.bind(hold, RuleCeiling, "measuring throughput at %d VMs before adding more (%s of at least %s)", cur,
 			s.Time.Sub(tp.steadySince).Round(time.Millisecond), settle)
 	}
-	// Otherwise the rate cannot be measured here (draining VMs, too few
-	// completions, a backlog that keeps emptying): grow unmeasured.
+	// Otherwise throughput cannot be measured here (draining VMs, too
+	// few completions, a backlog that keeps emptying): grow unmeasured.
 }

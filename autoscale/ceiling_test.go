@@ -78,11 +78,12 @@ func rates(r map[int]float64) func(int) float64 {
 	return func(n int) float64 { return r[n] }
 }
 
-// ceilingPolicy is the default policy with no host CPU reading, so only
-// the completion rate can find the ceiling.
+// ceilingPolicy is the default policy without expiry; the fake pool has
+// no host CPU reading, so only a probe can find the ceiling.
 func ceilingPolicy() Policy {
 	p := DefaultPolicy()
 	p.Max = 4
+	p.Ceiling.Expire = D(0)
 	return p
 }
 
@@ -97,7 +98,7 @@ func TestCeilingFoundWhenAnAddedVMAddsTooLittle(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("ceiling %d (%s), want 2\n%s", n, why, dump(ds))
 	}
-	for _, w := range []string{"2→3 VMs", "from 1.00/s to 1.0", "15%"} {
+	for _, w := range []string{"2→3 VMs", "1.00 → 1.0", "partitions/s", "90% interval", "15%"} {
 		if !strings.Contains(why, w) {
 			t.Errorf("reason %q lacks %q", why, w)
 		}
@@ -191,21 +192,23 @@ func TestCeilingMeasurementRestartsWhenTheSizeChanges(t *testing.T) {
 		ceiling int
 	}{
 		{"steady at 3: judged", false, 2},
-		{"back to 2 before the window ends: dropped", true, 0},
+		{"back to 2 before it is judged: dropped", true, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := New(ceilingPolicy())
 			var done float64
-			if d := feed(c, 0, 11, 2, 0, 20, 1.0, &done); d.Desired != 3 {
-				t.Fatalf("no probe 2→3 after measuring 2 VMs for 10 s: %+v", d)
+			// Three 2 s blocks at 2 VMs are a baseline: the probe is asked
+			// for at 6 s.
+			if d := feed(c, 0, 7, 2, 0, 20, 1.0, &done); d.Desired != 3 {
+				t.Fatalf("no probe 2→3 after measuring 2 VMs for 6 s: %+v", d)
 			}
-			feed(c, 11, 14, 2, 1, 20, 1.0, &done)
+			feed(c, 7, 10, 2, 1, 20, 1.0, &done)
 			if tc.shrink {
-				feed(c, 14, 20, 3, 0, 20, 0.8, &done)
-				feed(c, 20, 40, 2, 0, 20, 0.8, &done)
+				feed(c, 10, 14, 3, 0, 20, 0.8, &done)
+				feed(c, 14, 40, 2, 0, 20, 0.8, &done)
 			} else {
-				feed(c, 14, 40, 3, 0, 20, 0.8, &done)
+				feed(c, 10, 40, 3, 0, 20, 0.8, &done)
 			}
 			if n, why := c.Ceiling(); n != tc.ceiling {
 				t.Errorf("ceiling %d (%s), want %d", n, why, tc.ceiling)
@@ -214,10 +217,12 @@ func TestCeilingMeasurementRestartsWhenTheSizeChanges(t *testing.T) {
 	}
 }
 
-func TestCeilingHostCPU(t *testing.T) {
-	sig := func(ready int, host, guest float64) Signals {
+func TestCeilingHostPrior(t *testing.T) {
+	// A pool whose VMs are all busy (guest CPU per vCPU) on a host of
+	// cpus CPUs at host utilisation.
+	sig := func(ready, cpus, vcpus int, host, guest float64) Signals {
 		s := pool(0, ready, 20, ready)
-		s.HostCPU, s.GuestCPU = host, guest
+		s.HostCPU, s.GuestCPU, s.HostCPUs, s.VCPUs = host, guest, cpus, vcpus
 		return s
 	}
 	tests := []struct {
@@ -226,11 +231,12 @@ func TestCeilingHostCPU(t *testing.T) {
 		want int
 		why  string
 	}{
-		{"saturated host holds", sig(2, 0.95, 1), 2, "host CPU 95% ≥ 90%"},
-		{"half a 2-core host has room for one", sig(1, 0.5, 1), 2, "room for 2 VMs"},
-		{"idle VMs do not make a full host look empty", sig(2, 0.05, 0.05), 2, "room for 2 VMs"},
-		{"an 8-core host has room for the step", sig(2, 0.25, 1), 4, ""},
-		{"no reading: measure first", sig(2, 0, 0), 2, "measuring the completion rate at 2 VMs"},
+		{"2 busy VMs fill a 2-core host", sig(2, 2, 1, 0.95, 1), 2, "host prior: 2 CPUs × 90%, 0.0 cores used outside the pool: 2 VMs can use 1.8 cores"},
+		{"half a 2-core host has room for one more", sig(1, 2, 1, 0.5, 1), 2, "host prior: room for 2 VMs"},
+		{"a neighbour on the other core leaves none", sig(1, 2, 1, 1.0, 1), 1, "1.0 cores used outside the pool"},
+		{"2-vCPU VMs: one fills a 2-core host", sig(1, 2, 2, 1.0, 1), 1, "1 VMs can use 1.8 cores"},
+		{"an 8-core host has room for the step", sig(2, 8, 1, 0.25, 1), 4, ""},
+		{"no reading: measure first", sig(2, 0, 1, 0, 0), 2, "measuring throughput at 2 VMs"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,18 +89,35 @@ const (
 	// growth slower.
 	DefaultSettle = 10 * time.Second
 
-	// DefaultHostCPU stops scale-out while the host is this busy: under
-	// TCG a vCPU is a host thread, so another VM on saturated cores only
-	// shares the same cycles (and its boot takes some). This sees the
-	// 2-VM limit of a 2-core host at once, where the completion-rate
-	// probe needs a boot and a settle window to find it.
+	// DefaultHostCPU is the share of the host's CPU the prior lets pools
+	// use: under TCG a vCPU is a host thread, so another VM on saturated
+	// cores only shares the same cycles. With it the host's spare CPU
+	// predicts the 2-VM limit of a 2-core host before any probe, and
+	// predicts room where a probe would have to wait for a baseline.
 	DefaultHostCPU = 0.9
+
+	// DefaultConfidence is the level of the probe's Student-t interval:
+	// a ceiling needs the whole interval of the gain below MinGain.
+	// 90% two-sided means a pool that does scale is declared capped in
+	// at most one probe in twenty by chance.
+	DefaultConfidence = 0.9
+
+	// DefaultExpire re-probes a ceiling after two minutes: about twelve
+	// settle windows of work at the ceiling between probes, and soon
+	// enough that a neighbour's load that went away is noticed within a
+	// job's burst.
+	DefaultExpire = 2 * time.Minute
+
+	// DefaultLoadChange expires a ceiling when the host load that is not
+	// the pool's moved by half a core since it was found: the room the
+	// ceiling was measured in is not the room there is.
+	DefaultLoadChange = 0.5
 )
 
 // Policy says how to size a pool. Start from DefaultPolicy and change
 // fields: a zero field means zero (no tolerance, no window, no cooldown,
 // no ceiling), except the few where zero cannot mean anything, which New
-// fills in (Metric, Target, Sync, Ceiling.Settle). YAML and JSON decode
+// fills in (Metric, Target, Sync, Ceiling.Settle, Ceiling.Confidence). YAML and JSON decode
 // onto the defaults, so fields left out keep them.
 type Policy struct {
 	// Min and Max bound the pool: 0 <= Min <= Max, Max >= 1. With Min 0
@@ -166,10 +183,20 @@ type CeilingPolicy struct {
 	// Settle is how long the pool must run at a size, all VMs ready and
 	// partitions waiting throughout, before its rate counts.
 	Settle Duration `yaml:"settle" json:"settle"`
-	// HostCPU holds scale-out while Signals.HostCPU is at least this;
-	// 0 disables. HostCPU is measured on the machine vmctl runs on, so
-	// set 0 when the pool's VMs run elsewhere.
+	// HostCPU is the share of the host's CPUs the host prior lets the
+	// pool count on (0 disables the prior). The prior predicts each size's
+	// throughput from the spare CPU; it is measured on the machine vmctl
+	// runs on, so set 0 when the pool's VMs run elsewhere.
 	HostCPU float64 `yaml:"host_cpu" json:"host_cpu"`
+	// Confidence is the level of the probe's interval: a ceiling is
+	// declared only when the whole interval of the gain is below MinGain.
+	Confidence float64 `yaml:"confidence" json:"confidence"`
+	// Expire lifts a ceiling this long after it was found, to probe
+	// again; 0 keeps it for the job.
+	Expire Duration `yaml:"expire" json:"expire"`
+	// LoadChange lifts a ceiling when the host's CPU load from outside
+	// the pool moved by this many cores since it was found; 0 disables.
+	LoadChange float64 `yaml:"load_change" json:"load_change"`
 }
 
 // DefaultPolicy is target tracking on the backlog with the defaults above.
@@ -189,9 +216,12 @@ func DefaultPolicy() Policy {
 		Sync:            D(DefaultSync),
 		Ceiling: CeilingPolicy{
 			Enabled: true,
-			MinGain: DefaultMinGain,
-			Settle:  D(DefaultSettle),
-			HostCPU: DefaultHostCPU,
+			MinGain:    DefaultMinGain,
+			Settle:     D(DefaultSettle),
+			HostCPU:    DefaultHostCPU,
+			Confidence: DefaultConfidence,
+			Expire:     D(DefaultExpire),
+			LoadChange: DefaultLoadChange,
 		},
 	}
 }
@@ -215,6 +245,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.Ceiling.Settle.Duration == 0 {
 		p.Ceiling.Settle = D(DefaultSettle)
+	}
+	if p.Ceiling.Confidence == 0 {
+		p.Ceiling.Confidence = DefaultConfidence
 	}
 	p.Steps = append([]Step(nil), p.Steps...)
 	return p

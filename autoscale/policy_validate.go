@@ -74,6 +74,7 @@ func (p *Policy) Validate() error {
 		{"idle_timeout", p.IdleTimeout.Duration},
 		{"sync", p.Sync.Duration},
 		{"ceiling.settle", p.Ceiling.Settle.Duration},
+		{"ceiling.expire", p.Ceiling.Expire.Duration},
 	}
 	for _, d := range durations {
 		if d.d < 0 {
@@ -96,6 +97,12 @@ func (p *Policy) Validate() error {
 	}
 	if !(p.Ceiling.HostCPU >= 0 && p.Ceiling.HostCPU <= 1) {
 		bad("ceiling.host_cpu", "must be a utilisation in [0, 1], 0 to disable (got %g)", p.Ceiling.HostCPU)
+	}
+	if c := p.Ceiling.Confidence; !(c == 0 || (c >= 0.5 && c < 1)) {
+		bad("ceiling.confidence", "must be a confidence level in [0.5, 1), or 0 for %g (got %g)", DefaultConfidence, c)
+	}
+	if l := p.Ceiling.LoadChange; !(l >= 0) || math.IsInf(l, 1) {
+		bad("ceiling.load_change", "must be >= 0 cores, 0 to disable (got %g)", l)
 	}
 	if p.Warm < 0 || (p.Max >= 1 && p.Warm > p.Max) {
 		bad("warm", "must be between 0 and max (%d) paused VMs (got %d)", p.Max, p.Warm)

@@ -27,9 +27,27 @@ type Model struct {
 	BootTime   time.Duration // CPU time of a cold boot, on one core
 	ResumeTime time.Duration // wall time of a warm resume
 	Work       time.Duration // CPU time per partition, on one core
-	Slots      int           // partitions at once per VM
-	VCPUs      int           // per VM
-	Overhead   float64       // contention loss per oversubscribed core
+	// Works, when set, gives the partitions' CPU times in turn (cycling),
+	// for partitions of mixed sizes; Work is then unused.
+	Works    []time.Duration
+	Slots    int     // partitions at once per VM
+	VCPUs    int     // per VM
+	Overhead float64 // contention loss per oversubscribed core
+	// Neighbours are other tenants of the host: each wants Cores cores
+	// from From to To, shared with the pool like its VMs.
+	Neighbours []Load
+	// NoGuestCPU leaves Signals.GuestCPU at 0, as a provider that cannot
+	// read it does: throughput is then measured by completions alone.
+	NoGuestCPU bool
+}
+
+// Load is a neighbour's CPU demand over a span of the run. A pinned
+// neighbour has its cores to itself (dedicated CPUs); another shares the
+// cores with the pool's VMs.
+type Load struct {
+	From, To time.Duration
+	Cores    float64
+	Pinned   bool
 }
 
 // DefaultModel is the development host: 2 cores, 3 s PVH boots under
@@ -70,6 +88,16 @@ func (m Model) validate() error {
 	if m.HostCores <= 0 || m.BootTime < 0 || m.ResumeTime < 0 || m.Work <= 0 || m.Slots < 1 || m.VCPUs < 1 ||
 		m.Overhead < 0 || m.Overhead >= 1 {
 		return fmt.Errorf("%w: model %+v: cores, work, slots and vcpus must be positive, times not negative, overhead in [0, 1)", ErrInvalidSim, m)
+	}
+	for _, w := range m.Works {
+		if w <= 0 {
+			return fmt.Errorf("%w: model works %v: every partition needs some CPU time", ErrInvalidSim, m.Works)
+		}
+	}
+	for _, l := range m.Neighbours {
+		if l.Cores < 0 || l.To < l.From {
+			return fmt.Errorf("%w: neighbour %+v: cores >= 0 and from <= to", ErrInvalidSim, l)
+		}
 	}
 	return nil
 }
@@ -194,6 +222,10 @@ type sim struct {
 	vms       []*simVM
 	backlog   int
 	completed int64
+	// boots counts boots and resumes started; dispatched counts
+	// partitions handed out, for Model.Works.
+	boots      int64
+	dispatched int
 	// hostUsed is core-seconds consumed since the last tick.
 	hostUsed   float64
 	lastTick   time.Duration
@@ -216,6 +248,7 @@ func newSim(m Model, t Trace, sync time.Duration) (*sim, error) {
 func (s *sim) start(size int) {
 	for range size {
 		s.vms = append(s.vms, &simVM{state: vmBooting, left: s.m.BootTime.Seconds()})
+		s.boots++
 	}
 	s.refillWarm()
 }
@@ -276,7 +309,8 @@ func (s *sim) tick() {
 }
 
 func (s *sim) signals() Signals {
-	sig := Signals{Time: simEpoch.Add(s.now), Backlog: s.backlog, Slots: s.m.Slots, Completed: s.completed}
+	sig := Signals{Time: simEpoch.Add(s.now), Backlog: s.backlog, Slots: s.m.Slots, Completed: s.completed,
+		Boots: s.boots, HostCPUs: int(s.m.HostCores + 0.5), VCPUs: s.m.VCPUs}
 	elapsed := (s.now - s.lastTick).Seconds()
 	var guest float64
 	for _, v := range s.vms {
@@ -292,6 +326,8 @@ func (s *sim) signals() Signals {
 			sig.Draining++
 		case vmWarm:
 			sig.Warm++
+		case vmWarmBooting:
+			sig.WarmBooting++
 		}
 		sig.InFlight += len(v.parts)
 		v.used = 0
@@ -299,6 +335,9 @@ func (s *sim) signals() Signals {
 	if sig.Ready > 0 {
 		sig.BusyRatio = float64(s.inFlightReady()) / float64(sig.Ready*s.m.Slots)
 		sig.GuestCPU = guest / float64(sig.Ready)
+		if s.m.NoGuestCPU {
+			sig.GuestCPU = 0
+		}
 	}
 	if elapsed > 0 {
 		sig.HostCPU = min(1, s.hostUsed/elapsed/s.m.HostCores)
@@ -339,11 +378,13 @@ func (s *sim) scaleOut(n int) {
 	for _, v := range s.vms {
 		if n > 0 && v.state == vmWarm {
 			v.state, v.left = vmResuming, s.m.ResumeTime.Seconds()
+			s.boots++
 			n--
 		}
 	}
 	for range n {
 		s.vms = append(s.vms, &simVM{state: vmBooting, left: s.m.BootTime.Seconds()})
+		s.boots++
 	}
 	s.refillWarm()
 }
@@ -357,6 +398,7 @@ func (s *sim) refillWarm() {
 	}
 	for ; have < s.warmWant; have++ {
 		s.vms = append(s.vms, &simVM{state: vmWarmBooting, left: s.m.BootTime.Seconds()})
+		s.boots++
 	}
 }
 
@@ -410,7 +452,12 @@ func (s *sim) dispatch() {
 		if best == nil {
 			return
 		}
-		best.parts = append(best.parts, s.m.Work.Seconds())
+		work := s.m.Work
+		if n := len(s.m.Works); n > 0 {
+			work = s.m.Works[s.dispatched%n]
+		}
+		s.dispatched++
+		best.parts = append(best.parts, work.Seconds())
 		s.backlog--
 	}
 }
@@ -430,19 +477,34 @@ func (s *sim) advance(dt float64) {
 	for _, v := range s.vms {
 		demand += want(v)
 	}
+	// Neighbours are busy host CPU too: pinned ones take their cores
+	// first, the others share what is left like VMs.
+	var others, pinned float64
+	for _, l := range s.m.Neighbours {
+		if s.now >= l.From && s.now < l.To {
+			if l.Pinned {
+				pinned += l.Cores
+			} else {
+				others += l.Cores
+			}
+		}
+	}
+	cores := max(0.01, s.m.HostCores-min(pinned, s.m.HostCores))
+	demand += others
+	s.hostUsed += (min(pinned, s.m.HostCores) + others*min(1, cores/max(demand, cores))) * dt
 	share := 1.0
-	if demand > s.m.HostCores {
-		share = s.m.HostCores / demand * max(0.1, 1-s.m.Overhead*(demand-s.m.HostCores))
+	if demand > cores {
+		share = cores / demand * max(0.1, 1-s.m.Overhead*(demand-cores))
 	}
 	live := s.vms[:0]
 	for _, v := range s.vms {
-		cores := want(v) * share
+		got := want(v) * share
 		// The host spends the contention loss too: it is busy, not idle.
-		s.hostUsed += want(v) * min(1, s.m.HostCores/max(demand, s.m.HostCores)) * dt
-		v.used += cores * dt
+		s.hostUsed += want(v) * min(1, cores/max(demand, cores)) * dt
+		v.used += got * dt
 		switch v.state {
 		case vmBooting, vmWarmBooting:
-			v.left -= cores * dt
+			v.left -= got * dt
 			if v.left <= 1e-9 {
 				if v.state == vmBooting {
 					v.state = vmReady
@@ -457,7 +519,7 @@ func (s *sim) advance(dt float64) {
 			}
 		case vmReady, vmDraining:
 			if k := len(v.parts); k > 0 {
-				each := cores / float64(k) * dt
+				each := got / float64(k) * dt
 				for i := range v.parts {
 					v.parts[i] -= each
 				}

@@ -12,6 +12,13 @@ type Signals struct {
 	Booting  int `json:"booting"`
 	Warm     int `json:"warm"`
 	Draining int `json:"draining"`
+	// WarmBooting are warm-pool VMs still booting: not in the pool, but
+	// their boots take host CPU from it all the same.
+	WarmBooting int `json:"warm_booting"`
+	// Boots counts every boot and resume started so far (pool and warm
+	// pool): a change between two ticks means a boot happened in between,
+	// even one too short for a tick to see.
+	Boots int64 `json:"boots"`
 	// Backlog is queued partitions; InFlight are running.
 	Backlog  int `json:"backlog"`
 	InFlight int `json:"in_flight"`
@@ -23,6 +30,11 @@ type Signals struct {
 	// from libvirt's cpu.time deltas; HostCPU is the host's (0..1).
 	GuestCPU float64 `json:"guest_cpu"`
 	HostCPU  float64 `json:"host_cpu"`
+	// HostCPUs is how many CPUs HostCPU is a fraction of, and VCPUs how
+	// many each VM has: with them the host's spare CPU predicts what
+	// another VM can add (0: unknown).
+	HostCPUs int `json:"host_cpus,omitempty"`
+	VCPUs    int `json:"vcpus,omitempty"`
 	// Completed is the cumulative count of finished partitions; the
 	// controller derives completion rates from it over its own windows.
 	Completed int64 `json:"completed"`

@@ -84,6 +84,9 @@ type pool struct {
 	failStreak   int
 	lastStartErr error
 	holdUntil    time.Time
+	// boots counts boots and resumes started (pool and warm pool), for
+	// the autoscaler: a boot takes host CPU from the running VMs.
+	boots int64
 }
 
 func newPool(ctx context.Context, fail context.CancelCauseFunc, r *Runner, q *queue, base string) *pool {
@@ -133,6 +136,14 @@ func (p *pool) drain(n int) []string {
 		names = append(names, m.name)
 	}
 	return names
+}
+
+// starting reports the warm pool's boots in progress and every boot or
+// resume started so far.
+func (p *pool) starting() (warmBooting int, boots int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.warmBoot, p.boots
 }
 
 // counts reports members by state.
@@ -268,6 +279,9 @@ func (p *pool) start(name string) (*Worker, bool, error) {
 		p.warmSince = p.warmSince[:n-1]
 	}
 	p.mu.Unlock()
+	p.mu.Lock()
+	p.boots++
+	p.mu.Unlock()
 	if w != nil {
 		if err := p.r.Provider.Resume(p.ctx, w); err == nil {
 			p.refillWarm()
@@ -295,6 +309,7 @@ func (p *pool) refillWarm() {
 		return
 	}
 	p.warmBoot += need
+	p.boots += int64(need)
 	names := make([]string, need)
 	for i := range names {
 		names[i] = fmt.Sprintf("%s-w%d", p.base, p.seq)

@@ -61,6 +61,8 @@ type Runner struct {
 	pool      *pool
 	completed int64
 	decisions []autoscale.Decision
+	// decisionCounts counts the autoscaler's decisions by kind and rule.
+	decisionCounts map[string]int
 	ceiling   string
 	// left are the workers (and what else) that could not be removed.
 	left []hypervisor.Leftover

@@ -3,7 +3,10 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sirupsen/logrus"
 
@@ -22,8 +25,10 @@ type scaler struct {
 	// rate is a short history of (time, completed) for the displayed
 	// completion rate.
 	rate []ratePoint
-	// lastCeiling is the ceiling already reported.
+	// lastCeiling is the ceiling already reported; lastHold the last
+	// hold reason logged at info (without its numbers).
 	lastCeiling int
+	lastHold    string
 }
 
 type ratePoint struct {
@@ -114,21 +119,78 @@ func (sc *scaler) step(ctx context.Context) {
 		}
 	}
 	fields := logrus.Fields{"current": d.Current, "desired": d.Desired, "backlog": s.Backlog, "in_flight": s.InFlight,
-		"ready": s.Ready, "booting": s.Booting, "busy": fmt.Sprintf("%.2f", s.BusyRatio), "rate": fmt.Sprintf("%.2f/s", s.CompletionRate)}
+		"ready": s.Ready, "booting": s.Booting, "busy": fmt.Sprintf("%.2f", s.BusyRatio), "rate": fmt.Sprintf("%.2f/s", s.CompletionRate),
+		"guest_cpu": fmt.Sprintf("%.2f", s.GuestCPU), "host_cpu": fmt.Sprintf("%.2f", s.HostCPU)}
 	switch d.Action {
 	case autoscale.ActionScaleOut:
 		if until := sc.p.scaleOutHeld(s.Time); !until.IsZero() {
 			sc.r.Log.WithFields(fields).WithField("until", until.Format(time.TimeOnly)).Warn("scale out held: " + sc.p.holdReason())
+			sc.count("held: failed starts")
 			break
 		}
 		sc.r.Log.WithFields(fields).Info("scale out: " + d.Reason)
+		sc.count("scale out")
 		sc.p.add(d.Desired - d.Current)
 	case autoscale.ActionScaleIn:
 		sc.r.Log.WithFields(fields).Info("scale in: " + d.Reason)
+		sc.count("scale in")
 		sc.p.logDrained(sc.p.drain(d.Current-d.Desired), d.Reason)
 	default:
-		sc.r.Log.WithFields(fields).Debug("hold: " + d.Reason)
+		// A hold is logged at info when its reason changes (not every
+		// tick): the log then tells why the pool did not grow or shrink.
+		key := "hold"
+		if d.Rule != "" {
+			key = "hold: " + d.Rule
+		} else if d.Raw == d.Current {
+			key = "hold: on target"
+		}
+		sc.count(key)
+		if clause := holdClause(d.Reason); clause != sc.lastHold {
+			sc.lastHold = clause
+			sc.r.Log.WithFields(fields).Info("hold: " + d.Reason)
+		} else {
+			sc.r.Log.WithFields(fields).Debug("hold: " + d.Reason)
+		}
 	}
+	if note := judgement(d.Reason); note != "" && sc.r.Timeline != nil {
+		sc.r.Timeline.Note(s.Time, note)
+	}
+}
+
+// count adds a decision to the summary's counts, by kind and rule.
+func (sc *scaler) count(kind string) {
+	sc.r.mu.Lock()
+	defer sc.r.mu.Unlock()
+	if sc.r.decisionCounts == nil {
+		sc.r.decisionCounts = map[string]int{}
+	}
+	sc.r.decisionCounts[kind]++
+}
+
+// holdClause is a hold's reason without its numbers, so a hold is logged
+// again when its reason changes, not when a count in it moves.
+func holdClause(reason string) string {
+	var b strings.Builder
+	for _, r := range reason {
+		if unicode.IsDigit(r) || r == '.' {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// judgement is the probe verdict or ceiling change a decision reports,
+// for the timeline (which shows both rates with their interval).
+func judgement(reason string) string {
+	for _, part := range strings.Split(reason, ", ") {
+		for _, p := range []string{"ceiling: ", "probe kept", "probe inconclusive", "ceiling lifted", "probe dropped"} {
+			if strings.HasPrefix(part, p) || strings.Contains(part, " "+p) {
+				return part
+			}
+		}
+	}
+	return ""
 }
 
 // signals measures the pool now.
@@ -139,8 +201,11 @@ func (sc *scaler) signals(ctx context.Context) autoscale.Signals {
 	sc.r.mu.Lock()
 	done := sc.r.completed
 	sc.r.mu.Unlock()
+	warmBooting, boots := sc.p.starting()
 	s := autoscale.Signals{Time: now, Ready: ready, Booting: booting, Draining: draining, Warm: warm,
-		Backlog: pending, InFlight: running, Slots: sc.r.Spec.Pool.Slots, Completed: done}
+		WarmBooting: warmBooting, Boots: boots,
+		Backlog: pending, InFlight: running, Slots: sc.r.Spec.Pool.Slots, Completed: done,
+		HostCPUs: runtime.NumCPU(), VCPUs: max(1, sc.r.Spec.VM.VCPUs)}
 	if ready > 0 {
 		s.BusyRatio = float64(running) / float64(ready*s.Slots)
 	}

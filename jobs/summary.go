@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"maps"
 	"sort"
 	"time"
 
@@ -56,12 +57,16 @@ type Summary struct {
 	Starts        []StartSample `json:"starts,omitempty"`
 	// Decisions counts autoscaler actions; Ceiling is its throughput
 	// ceiling finding, if any.
-	ScaleOuts int            `json:"scale_outs,omitempty"`
-	ScaleIns  int            `json:"scale_ins,omitempty"`
-	MaxPool   int            `json:"max_pool,omitempty"`
-	Ceiling   string         `json:"ceiling,omitempty"`
-	Rows      []PartitionRow `json:"rows"`
-	Result    *Reduced       `json:"result,omitempty"`
+	ScaleOuts int `json:"scale_outs,omitempty"`
+	ScaleIns  int `json:"scale_ins,omitempty"`
+	// DecisionCounts counts every autoscaler decision by what it did and
+	// the rule behind it ("scale out", "hold: ceiling", "hold: cooldown",
+	// "hold: on target", ...).
+	DecisionCounts map[string]int `json:"decision_counts,omitempty"`
+	MaxPool        int            `json:"max_pool,omitempty"`
+	Ceiling        string         `json:"ceiling,omitempty"`
+	Rows           []PartitionRow `json:"rows"`
+	Result         *Reduced       `json:"result,omitempty"`
 	// LeftBehind are the workers that could not be removed, each with
 	// its host, the error and the fix. The result stands without them.
 	LeftBehind []hypervisor.Leftover `json:"left_behind,omitempty"`
@@ -87,6 +92,9 @@ func (r *Runner) summary() *Summary {
 		p.mu.Unlock()
 	}
 	s.Ceiling = r.ceiling
+	if len(r.decisionCounts) > 0 {
+		s.DecisionCounts = maps.Clone(r.decisionCounts)
+	}
 	s.LeftBehind = append(s.LeftBehind, r.left...)
 	for _, d := range r.decisions {
 		switch d.Action {

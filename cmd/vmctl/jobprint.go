@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -95,6 +98,14 @@ func printJobSummary(s *jobs.Summary, native *jobs.Summary) {
 	}
 	if s.Ceiling != "" {
 		fmt.Printf("throughput ceiling: %s\n", s.Ceiling)
+	}
+	if len(s.DecisionCounts) > 0 {
+		kinds := slices.Sorted(maps.Keys(s.DecisionCounts))
+		parts := make([]string, 0, len(kinds))
+		for _, k := range kinds {
+			parts = append(parts, fmt.Sprintf("%s %d", k, s.DecisionCounts[k]))
+		}
+		fmt.Printf("autoscaler decisions: %s\n", strings.Join(parts, ", "))
 	}
 	for _, k := range []string{"cold", "warm"} {
 		var ready, first []time.Duration
