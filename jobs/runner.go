@@ -61,9 +61,11 @@ type Runner struct {
 	pool      *pool
 	completed int64
 	decisions []autoscale.Decision
-	// decisionCounts counts the autoscaler's decisions by kind and rule.
+	// decisionCounts counts the autoscaler's decisions by kind and rule;
+	// backlogTicks the ticks with partitions queued, by ready VMs.
 	decisionCounts map[string]int
-	ceiling   string
+	backlogTicks   map[int]int
+	ceiling        string
 	// left are the workers (and what else) that could not be removed.
 	left []hypervisor.Leftover
 }

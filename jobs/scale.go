@@ -92,6 +92,14 @@ func (sc *scaler) step(ctx context.Context) {
 	if sc.r.Metrics != nil {
 		sc.r.Metrics.Observe(s)
 	}
+	if s.Backlog > 0 {
+		sc.r.mu.Lock()
+		if sc.r.backlogTicks == nil {
+			sc.r.backlogTicks = map[int]int{}
+		}
+		sc.r.backlogTicks[s.Ready]++
+		sc.r.mu.Unlock()
+	}
 	if sc.ctrl == nil {
 		return
 	}

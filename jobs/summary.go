@@ -63,10 +63,14 @@ type Summary struct {
 	// the rule behind it ("scale out", "hold: ceiling", "hold: cooldown",
 	// "hold: on target", ...).
 	DecisionCounts map[string]int `json:"decision_counts,omitempty"`
-	MaxPool        int            `json:"max_pool,omitempty"`
-	Ceiling        string         `json:"ceiling,omitempty"`
-	Rows           []PartitionRow `json:"rows"`
-	Result         *Reduced       `json:"result,omitempty"`
+	// BacklogTicks counts the ticks with partitions queued by how many
+	// VMs were ready then: how long the pool was at each size while it
+	// had work waiting.
+	BacklogTicks map[int]int    `json:"backlog_ticks_by_ready,omitempty"`
+	MaxPool      int            `json:"max_pool,omitempty"`
+	Ceiling      string         `json:"ceiling,omitempty"`
+	Rows         []PartitionRow `json:"rows"`
+	Result       *Reduced       `json:"result,omitempty"`
 	// LeftBehind are the workers that could not be removed, each with
 	// its host, the error and the fix. The result stands without them.
 	LeftBehind []hypervisor.Leftover `json:"left_behind,omitempty"`
@@ -94,6 +98,9 @@ func (r *Runner) summary() *Summary {
 	s.Ceiling = r.ceiling
 	if len(r.decisionCounts) > 0 {
 		s.DecisionCounts = maps.Clone(r.decisionCounts)
+	}
+	if len(r.backlogTicks) > 0 {
+		s.BacklogTicks = maps.Clone(r.backlogTicks)
 	}
 	s.LeftBehind = append(s.LeftBehind, r.left...)
 	for _, d := range r.decisions {

@@ -448,8 +448,67 @@ func TestJobAutoscaledBurst(t *testing.T) {
 	if err != nil || !strings.Contains(string(svg), "<svg") || !strings.Contains(string(svg), "primes-burst") {
 		t.Fatalf("timeline: %v (%d bytes)", err, len(svg))
 	}
-	t.Logf("burst: makespan %s, %.1f VM-seconds, %d scale-outs, %d scale-ins, max %d VMs, ceiling %q, starts %+v",
-		s.Makespan, s.VMSeconds, s.ScaleOuts, s.ScaleIns, s.MaxPool, s.Ceiling, s.Starts)
+	t.Logf("burst: makespan %s, %.1f VM-seconds, %d scale-outs, %d scale-ins, max %d VMs, ceiling %q, decisions %v, backlog ticks by ready VMs %v, starts %+v",
+		s.Makespan, s.VMSeconds, s.ScaleOuts, s.ScaleIns, s.MaxPool, s.Ceiling, s.DecisionCounts, s.BacklogTicks, s.Starts)
+	// On this 2-core host 1-vCPU VMs scale to 2: the pool must get there
+	// and stay there while partitions wait, with no false ceiling at 1.
+	if strings.HasPrefix(s.Ceiling, "1→") {
+		t.Errorf("false ceiling at 1 VM: %s", s.Ceiling)
+	}
+	if share := shareAtLeast(s.BacklogTicks, 2); share < 0.7 {
+		t.Errorf("2 or more VMs ready for %.0f%% of the ticks with work queued, want 70%% or more: %v", share*100, s.BacklogTicks)
+	}
+	if s.DecisionCounts["scale out"] < 1 || len(s.DecisionCounts) < 2 {
+		t.Errorf("decision counts %v: want the scale-outs and holds counted", s.DecisionCounts)
+	}
+}
+
+// shareAtLeast is the share of ticks (by ready VMs) with n or more ready,
+// leaving out ticks with none ready (the pool's first boot).
+func shareAtLeast(ticks map[int]int, n int) float64 {
+	var at, all int
+	for ready, c := range ticks {
+		if ready == 0 {
+			continue
+		}
+		all += c
+		if ready >= n {
+			at += c
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(at) / float64(all)
+}
+
+// TestJobAutoscaledTrueCeiling: 2-vCPU VMs each running 2 partitions on a
+// 2-core host. One VM already uses both cores, so a second adds nothing:
+// the probe (the host prior is off, as for a remote fleet) must find the
+// ceiling at 1, and the pool must end the burst at 1.
+func TestJobAutoscaledTrueCeiling(t *testing.T) {
+	state, dir := jobEnv(t)
+	spec := filepath.Join(dir, "contention.yaml")
+	os.WriteFile(spec, []byte(`name: contention
+vm: {vcpus: 2, memory_mib: 256}
+pool:
+  slots: 2
+  autoscale: {min: 1, max: 2, ceiling: {host_cpu: 0}}
+workload: {builtin: primes, args: {to: "16000000000"}}
+partition: {count: 64}
+reduce: sum
+timeout: 5m
+`), 0o644)
+	out := runJobJSON(t, state, spec, "--dir", filepath.Join(dir, "job"))
+	s := out.Summary
+	t.Logf("contention: makespan %s, %.1f VM-seconds, max %d VMs, ceiling %q, decisions %v, backlog ticks %v",
+		s.Makespan, s.VMSeconds, s.MaxPool, s.Ceiling, s.DecisionCounts, s.BacklogTicks)
+	if s.Result.Value != 712799821 {
+		t.Fatalf("primes below 1.6e10: %v, want 712799821", s.Result.Value)
+	}
+	if !strings.HasPrefix(s.Ceiling, "1→2 VMs") || !strings.Contains(s.Ceiling, "interval") {
+		t.Fatalf("ceiling %q, want one found at 1 VM with its interval", s.Ceiling)
+	}
 }
 
 // TestJobAutoscaledWaves: two bursts 20 s apart. In the lull the idle pool
