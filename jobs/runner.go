@@ -65,6 +65,8 @@ type Runner struct {
 	// backlogTicks the ticks with partitions queued, by ready VMs.
 	decisionCounts map[string]int
 	backlogTicks   map[int]int
+	// ceilings are the sizes of every ceiling declared, in order.
+	ceilings []int
 	ceiling        string
 	// left are the workers (and what else) that could not be removed.
 	left []hypervisor.Leftover

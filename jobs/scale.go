@@ -113,10 +113,14 @@ func (sc *scaler) step(ctx context.Context) {
 	if sc.r.Metrics != nil {
 		sc.r.Metrics.ObserveDecision(d)
 	}
-	if n, why := sc.ctrl.Ceiling(); n > 0 && n != sc.lastCeiling {
-		sc.lastCeiling = n
+	n, why := sc.ctrl.Ceiling()
+	if n == 0 && sc.lastCeiling > 0 && sc.r.Metrics != nil {
+		sc.r.Metrics.SetCeiling(0) // lifted
+	}
+	if n > 0 && n != sc.lastCeiling {
 		sc.r.mu.Lock()
 		sc.r.ceiling = why
+		sc.r.ceilings = append(sc.r.ceilings, n)
 		sc.r.mu.Unlock()
 		sc.r.Log.WithField("ceiling", n).Info("throughput ceiling: " + why)
 		if sc.r.Timeline != nil {
@@ -126,6 +130,7 @@ func (sc *scaler) step(ctx context.Context) {
 			sc.r.Metrics.SetCeiling(n)
 		}
 	}
+	sc.lastCeiling = n
 	fields := logrus.Fields{"current": d.Current, "desired": d.Desired, "backlog": s.Backlog, "in_flight": s.InFlight,
 		"ready": s.Ready, "booting": s.Booting, "busy": fmt.Sprintf("%.2f", s.BusyRatio), "rate": fmt.Sprintf("%.2f/s", s.CompletionRate),
 		"guest_cpu": fmt.Sprintf("%.2f", s.GuestCPU), "host_cpu": fmt.Sprintf("%.2f", s.HostCPU)}

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -66,11 +67,14 @@ type Summary struct {
 	// BacklogTicks counts the ticks with partitions queued by how many
 	// VMs were ready then: how long the pool was at each size while it
 	// had work waiting.
-	BacklogTicks map[int]int    `json:"backlog_ticks_by_ready,omitempty"`
-	MaxPool      int            `json:"max_pool,omitempty"`
-	Ceiling      string         `json:"ceiling,omitempty"`
-	Rows         []PartitionRow `json:"rows"`
-	Result       *Reduced       `json:"result,omitempty"`
+	BacklogTicks map[int]int `json:"backlog_ticks_by_ready,omitempty"`
+	MaxPool      int         `json:"max_pool,omitempty"`
+	Ceiling      string      `json:"ceiling,omitempty"`
+	// Ceilings are the sizes of every throughput ceiling declared (a
+	// ceiling lifted and found again appears again).
+	Ceilings []int          `json:"ceilings,omitempty"`
+	Rows     []PartitionRow `json:"rows"`
+	Result   *Reduced       `json:"result,omitempty"`
 	// LeftBehind are the workers that could not be removed, each with
 	// its host, the error and the fix. The result stands without them.
 	LeftBehind []hypervisor.Leftover `json:"left_behind,omitempty"`
@@ -96,6 +100,7 @@ func (r *Runner) summary() *Summary {
 		p.mu.Unlock()
 	}
 	s.Ceiling = r.ceiling
+	s.Ceilings = slices.Clone(r.ceilings)
 	if len(r.decisionCounts) > 0 {
 		s.DecisionCounts = maps.Clone(r.decisionCounts)
 	}
