@@ -215,7 +215,7 @@ func DefaultPolicy() Policy {
 		IdleTimeout:     D(DefaultIdleTimeout),
 		Sync:            D(DefaultSync),
 		Ceiling: CeilingPolicy{
-			Enabled: true,
+			Enabled:    true,
 			MinGain:    DefaultMinGain,
 			Settle:     D(DefaultSettle),
 			HostCPU:    DefaultHostCPU,

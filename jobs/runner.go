@@ -67,7 +67,7 @@ type Runner struct {
 	backlogTicks   map[int]int
 	// ceilings are the sizes of every ceiling declared, in order.
 	ceilings []int
-	ceiling        string
+	ceiling  string
 	// left are the workers (and what else) that could not be removed.
 	left []hypervisor.Leftover
 }

@@ -80,7 +80,6 @@ func PairedRatio(native, vm []float64, level float64) (Interval, error) {
 
 func positiveFinite(v float64) bool { return v > 0 && !math.IsInf(v, 1) }
 
-
 // tQuantile is the two-sided Student-t critical value at level for nu
 // degrees of freedom.
 func tQuantile(level, nu float64) float64 {

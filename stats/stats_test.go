@@ -150,7 +150,6 @@ func TestPairedRatioRejectsWhatHasNoRatio(t *testing.T) {
 	}
 }
 
-
 func TestRatioOfMeansMatchesWelchWorkedByHand(t *testing.T) {
 	before := []float64{1.0, 1.1, 0.9, 1.05, 0.95}
 	after := []float64{1.9, 2.1, 2.0, 1.8, 2.2, 2.0}
