@@ -36,55 +36,62 @@
 //
 // Under TCG every vCPU is a host thread, so on a 2-core host two busy
 // 1-vCPU VMs use the whole machine: a third adds no cycles, only
-// contention (context switches, translation-cache thrash) and its own
-// boot, which is itself CPU-bound. Target tracking cannot see this, as
-// the backlog per VM keeps asking for more. Two mechanisms stop growth
-// where it stops paying:
+// contention and its own boot. Target tracking cannot see this, as the
+// backlog per VM keeps asking for more. The ceiling finds the size beyond
+// which added VMs stop raising the pool's throughput; a false ceiling is
+// worse than none, so it is declared only on evidence.
 //
-// Host CPU, when the runner reports it (Signals.HostCPU > 0): no
-// scale-out while the host is at Ceiling.HostCPU or more, and otherwise
-// at most the VMs its spare CPU could run at full tilt, estimated as
-// Ready×GuestCPU/HostCPU. This is immediate and costs nothing, but sees
-// only CPU and only the machine vmctl runs on.
+// Throughput is measured as the guest CPU the pool's VMs deliver
+// (Ready × GuestCPU × VCPUs, in cores): the completion rate normalised by
+// the work each partition takes, so partitions of mixed sizes, or sizes
+// that drift over a job, do not move it. A signal source without guest
+// CPU (host processes) is measured by completions instead, which mixed
+// sizes make noisy: the interval below then keeps probes undecided rather
+// than wrong.
 //
-// Completion rate, which sees any bottleneck (CPU, disk, a shared input
-// server). The controller measures the rate (from the cumulative
-// Signals.Completed) while the pool is steady: same size, no VM booting
-// or draining, and partitions queued throughout. Only a non-empty
-// backlog makes the rate the pool's capacity; when the queue empties
-// toward the end of a job the rate falls for lack of work, and that is
-// never judged. A rate over at least Ceiling.Settle and minCompletions
-// partitions is the baseline for that size.
+// It is measured only over steady stretches: same size, no VM booting or
+// resuming in the pool or its warm pool (Signals.WarmBooting, and a
+// change of Signals.Boots between two ticks for boots too short to be
+// seen), none draining, and partitions queued throughout (an emptying
+// queue lowers throughput for lack of work, not capacity). A stretch is
+// cut into blocks of Settle/5; the blocks of the last stretch at a size
+// are its baseline once there are minBlocks of them.
 //
-// When the pool grows from n to m with a baseline just measured at n, a
-// probe opens. Once the pool has been steady at m for the judging span
-// (Settle, at least two partition durations so the new VMs' first
-// partitions weigh at most half, and at least minCompletions at the old
-// rate), the rate there is compared with the baseline:
+// When the pool grows from a measured size n to m, a probe opens. Its
+// blocks at m are compared with the baseline by Welch's Student-t
+// interval of after/before at Ceiling.Confidence (package stats, the
+// benchmarks' code). Each of the m-n added VMs should add MinGain of the
+// per-VM throughput before:
 //
-//	rate_after < rate_before × (1 + MinGain × (m-n)/n)
+//	need = 1 + MinGain × (m-n)/n
 //
-// means each added VM brought less than MinGain of the per-VM rate the
-// pool had, and the ceiling becomes n: from then on every decision is
-// clamped to it (Rule "ceiling"), which also removes the probe's VMs at
-// once. Otherwise m is proven and its rate the new baseline. If the size
-// changes during the span, the measurement restarts at the new size,
-// still judged against n; if it falls back to n or below, the probe is
-// dropped.
+// The whole interval below need declares the ceiling n: every decision is
+// then clamped to it (Rule "ceiling"), which removes the probe's VMs at
+// once. The whole interval at need or above, or an estimate at need or
+// above once Settle has been measured, keeps m. Anything else extends the
+// probe, up to maxProbeSettles × Settle, after which the pool keeps m
+// undecided. Every verdict is a decision reason, logged and drawn on the
+// timeline, with both throughputs and the interval.
 //
-// A probe must not be blurred by later growth, and without a baseline
-// there is nothing to probe from, so without host CPU evidence of room:
-// scale-out beyond the largest proven size waits while VMs boot, while
-// the current size is being measured (up to maxHoldSettles × Settle,
-// after which it grows unmeasured rather than never), and while a probe
-// is being judged; and a probe adds at most half the pool, so a useful
-// VM cannot vouch for a useless one in the same step (1→3 on 2 cores
-// gains 90% of one VM's share overall, though the third adds nothing).
-// That costs about a boot plus Settle per step of growth, which is why
-// host CPU evidence, when present, lets growth proceed unheld. A baseline
-// with no completions (the start of a job) probes nothing.
+// A prior from the host (Ceiling.HostCPU > 0, local hosts): with the
+// host's CPUs, its utilisation and the pool's guest CPU from the last
+// steady tick, the load from outside the pool is known, and so is what k
+// busy VMs could deliver: min(k × VCPUs, HostCPU × CPUs − outside load).
+// Growth stops where another VM is predicted to add less than MinGain of
+// its share (a 2-core host: 2 1-vCPU VMs, 1 2-vCPU VM), and where the
+// prior predicts room, growth does not wait for a baseline. Probes still
+// run when the pool grows from a measured size, and still set a ceiling:
+// the prior is evidence, not a verdict.
 //
-// The ceiling is kept for the controller's life, one job: conditions
-// that lift it (another tenant leaving the host) are rare within a job,
-// and re-probing would repeat the cost each time.
+// Without the prior's word for room, scale-out beyond the largest proven
+// size waits while VMs boot, while the current size is being measured
+// (up to maxHoldSettles × Settle, after which it grows unmeasured rather
+// than never), and while a probe is being judged; and a probe adds at
+// most half the pool, so a useful VM cannot vouch for a useless one in
+// the same step.
+//
+// A ceiling is not forever: it is lifted Ceiling.Expire after it was
+// found, or as soon as the host's load from outside the pool has moved by
+// Ceiling.LoadChange cores since (a neighbour stopped or started), and
+// the next scale-out is probed again.
 package autoscale
