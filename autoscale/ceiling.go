@@ -69,8 +69,9 @@ type throughput struct {
 	foundLoad float64
 	why       string
 	// note is something the next decision should say (a probe judged,
-	// a ceiling lifted).
-	note string
+	// a ceiling lifted); verdict the probe judged, for that decision.
+	note    string
+	verdict *Verdict
 }
 
 // block is one measurement: guest CPU core-seconds (or completions) over
@@ -246,6 +247,8 @@ func (tp *throughput) judge(now time.Time) {
 		return
 	}
 	bmean, amean := mean(pr.before), mean(pr.after)
+	v := &Verdict{From: n, To: m, Before: bmean, After: amean, Unit: pr.unit, Gain: iv.Estimate, Low: iv.Low, High: iv.High,
+		Level: tp.cfg.Confidence, Need: need}
 	text := fmt.Sprintf("%d→%d VMs: %s → %s %s, gain ×%.2f (%.0f%% interval %.2f–%.2f, %d+%d blocks) against the ×%.2f that %.0f%% of the added VMs' fair share needs",
 		n, m, num(bmean), num(amean), pr.unit, iv.Estimate, tp.cfg.Confidence*100, iv.Low, orNaN(iv.High), len(pr.before), len(pr.after), need, tp.cfg.MinGain*100)
 	switch {
@@ -254,14 +257,20 @@ func (tp *throughput) judge(now time.Time) {
 		tp.ceiling, tp.found, tp.why = n, now, text
 		tp.foundLoad = tp.prior.other
 		tp.note = "ceiling: " + text
+		v.Outcome = "ceiling"
+		tp.verdict = v
 	case iv.Low >= need || iv.Estimate >= need && pr.measured >= tp.cfg.Settle.Duration:
 		tp.probe = nil
 		tp.proven = max(tp.proven, m)
 		tp.note = "probe kept the new size: " + text
+		v.Outcome = "kept"
+		tp.verdict = v
 	case pr.measured >= maxProbeSettles*tp.cfg.Settle.Duration:
 		tp.probe = nil
 		tp.proven = max(tp.proven, m)
 		tp.note = "probe inconclusive after " + pr.measured.Round(time.Second).String() + ", keeping the new size: " + text
+		v.Outcome = "inconclusive"
+		tp.verdict = v
 	}
 	// Otherwise: not yet decided; the next blocks extend the probe.
 }

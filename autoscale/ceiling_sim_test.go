@@ -124,12 +124,16 @@ func TestSimulateTrueCeiling(t *testing.T) {
 				t.Errorf("grew to %d VMs, want at most %d", r.MaxSize, tc.maxSize)
 			}
 			if tc.ceiling > 0 {
-				found := false
+				var v *Verdict
 				for _, d := range r.Decisions {
-					found = found || strings.Contains(d.Reason, "interval")
+					if d.Verdict != nil && d.Verdict.Outcome == "ceiling" {
+						v = d.Verdict
+					}
 				}
-				if !found {
-					t.Error("no decision gives the probe's rates with their interval")
+				if v == nil || v.From != tc.ceiling || !(v.High < v.Need) || v.Level != DefaultConfidence {
+					t.Errorf("verdict %+v: want a ceiling at %d with its interval below the need", v, tc.ceiling)
+				} else if !strings.Contains(v.Short(), fmt.Sprintf("%d->%d VMs", v.From, v.To)) {
+					t.Errorf("short verdict %q", v.Short())
 				}
 			}
 		})

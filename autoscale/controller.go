@@ -108,7 +108,8 @@ func (c *Controller) Decide(s Signals) Decision {
 	c.tp.limit(&v, s, cur, c.p.Min)
 
 	d := Decision{Time: now, Current: cur, Raw: raw, Desired: v.n, Action: ActionNone,
-		Rule: v.rule, Reason: strings.Join(v.why, ", "), Signals: s}
+		Rule: v.rule, Reason: strings.Join(v.why, ", "), Signals: s, Verdict: c.tp.verdict}
+	c.tp.verdict = nil
 	switch {
 	case v.n > cur:
 		d.Action = ActionScaleOut

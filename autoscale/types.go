@@ -1,6 +1,9 @@
 package autoscale
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Signals are what the controller sees at one tick, all measured.
 type Signals struct {
@@ -67,4 +70,27 @@ type Decision struct {
 	Rule    string  `json:"rule,omitempty"`
 	Reason  string  `json:"reason"`
 	Signals Signals `json:"signals"`
+	// Verdict is the throughput probe judged at this tick, if any.
+	Verdict *Verdict `json:"verdict,omitempty"`
+}
+
+// Verdict is a judged probe: the pool's throughput at From VMs (Before)
+// and at To VMs (After), the gain after/before with its interval, and
+// the gain Need that MinGain asked for.
+type Verdict struct {
+	From, To      int
+	Before, After float64
+	Unit          string // "cores" or "partitions/s"
+	Gain          float64
+	Low, High     float64 // High is +Inf when there is no interval yet
+	Level         float64
+	Need          float64
+	// Outcome is "ceiling", "kept" or "inconclusive" (kept undecided).
+	Outcome string
+}
+
+// Short is the verdict in one ASCII line, for the timeline.
+func (v Verdict) Short() string {
+	return fmt.Sprintf("%d->%d VMs: %.2f->%.2f %s, x%.2f [%.2f, %.2f] vs x%.2f: %s",
+		v.From, v.To, v.Before, v.After, v.Unit, v.Gain, v.Low, v.High, v.Need, v.Outcome)
 }

@@ -123,7 +123,7 @@ func (sc *scaler) step(ctx context.Context) {
 		sc.r.ceilings = append(sc.r.ceilings, n)
 		sc.r.mu.Unlock()
 		sc.r.Log.WithField("ceiling", n).Info("throughput ceiling: " + why)
-		if sc.r.Timeline != nil {
+		if sc.r.Timeline != nil && d.Verdict == nil {
 			sc.r.Timeline.Note(s.Time, fmt.Sprintf("ceiling %d VMs", n))
 		}
 		if sc.r.Metrics != nil {
@@ -165,8 +165,8 @@ func (sc *scaler) step(ctx context.Context) {
 			sc.r.Log.WithFields(fields).Debug("hold: " + d.Reason)
 		}
 	}
-	if note := judgement(d.Reason); note != "" && sc.r.Timeline != nil {
-		sc.r.Timeline.Note(s.Time, note)
+	if v := d.Verdict; v != nil && sc.r.Timeline != nil {
+		sc.r.Timeline.Note(s.Time, v.Short())
 	}
 }
 
@@ -191,19 +191,6 @@ func holdClause(reason string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// judgement is the probe verdict or ceiling change a decision reports,
-// for the timeline (which shows both rates with their interval).
-func judgement(reason string) string {
-	for _, part := range strings.Split(reason, ", ") {
-		for _, p := range []string{"ceiling: ", "probe kept", "probe inconclusive", "ceiling lifted", "probe dropped"} {
-			if strings.HasPrefix(part, p) || strings.Contains(part, " "+p) {
-				return part
-			}
-		}
-	}
-	return ""
 }
 
 // signals measures the pool now.
