@@ -247,10 +247,17 @@ func (tp *throughput) judge(now time.Time) {
 		return
 	}
 	bmean, amean := mean(pr.before), mean(pr.after)
+	side := func(v []float64) string {
+		mi, err := stats.MeanInterval(v, tp.cfg.Confidence)
+		if err != nil || math.IsInf(mi.High, 1) {
+			return num(mean(v))
+		}
+		return fmt.Sprintf("%s [%.2f–%.2f]", num(mi.Estimate), mi.Low, mi.High)
+	}
 	v := &Verdict{From: n, To: m, Before: bmean, After: amean, Unit: pr.unit, Gain: iv.Estimate, Low: iv.Low, High: iv.High,
 		Level: tp.cfg.Confidence, Need: need}
 	text := fmt.Sprintf("%d→%d VMs: %s → %s %s, gain ×%.2f (%.0f%% interval %.2f–%.2f, %d+%d blocks) against the ×%.2f that %.0f%% of the added VMs' fair share needs",
-		n, m, num(bmean), num(amean), pr.unit, iv.Estimate, tp.cfg.Confidence*100, iv.Low, orNaN(iv.High), len(pr.before), len(pr.after), need, tp.cfg.MinGain*100)
+		n, m, side(pr.before), side(pr.after), pr.unit, iv.Estimate, tp.cfg.Confidence*100, iv.Low, orNaN(iv.High), len(pr.before), len(pr.after), need, tp.cfg.MinGain*100)
 	switch {
 	case iv.High < need:
 		tp.probe = nil

@@ -98,7 +98,7 @@ func TestCeilingFoundWhenAnAddedVMAddsTooLittle(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("ceiling %d (%s), want 2\n%s", n, why, dump(ds))
 	}
-	for _, w := range []string{"2→3 VMs", "1.00 → 1.0", "partitions/s", "90% interval", "15%"} {
+	for _, w := range []string{"2→3 VMs", "1.00 [1.00–1.00] → 1.0", "partitions/s", "90% interval", "15%"} {
 		if !strings.Contains(why, w) {
 			t.Errorf("reason %q lacks %q", why, w)
 		}

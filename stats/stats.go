@@ -142,3 +142,28 @@ func RatioOfMeans(before, after []float64, level float64) (Interval, error) {
 	iv.HalfWidth = (iv.High - iv.Low) / 2 / iv.Estimate
 	return iv, nil
 }
+
+// MeanInterval is the arithmetic mean of samples with its Student-t
+// interval at level. With one sample there is no interval (Low 0, High
+// +Inf); with none, an error.
+func MeanInterval(samples []float64, level float64) (Interval, error) {
+	n := len(samples)
+	if n == 0 {
+		return Interval{}, errors.New("mean interval: no samples")
+	}
+	if !(level > 0 && level < 1) {
+		return Interval{}, fmt.Errorf("mean interval: confidence level %v is not between 0 and 1", level)
+	}
+	iv := Interval{Level: level, N: n}
+	if n == 1 {
+		iv.Estimate, iv.High, iv.HalfWidth = samples[0], math.Inf(1), math.Inf(1)
+		return iv, nil
+	}
+	mean, sd := stat.MeanStdDev(samples, nil)
+	margin := tQuantile(level, float64(n-1)) * sd / math.Sqrt(float64(n))
+	iv.Estimate, iv.Low, iv.High = mean, mean-margin, mean+margin
+	if mean != 0 {
+		iv.HalfWidth = margin / math.Abs(mean)
+	}
+	return iv, nil
+}

@@ -229,3 +229,22 @@ func TestRatioOfMeansNeedsTwoSamplesASideForAnInterval(t *testing.T) {
 		t.Fatalf("a zero sample: %v, want ErrBadFigure", err)
 	}
 }
+
+func TestMeanIntervalIsTheStudentTInterval(t *testing.T) {
+	// mean 2, sample sd 0.1 (n-1), n 4: t(0.95, 3 df) = 2.353.
+	iv, err := MeanInterval([]float64{1.9, 2.0, 2.1, 2.0}, 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := math.Sqrt(0.02 / 3)
+	want := 2.353363 * sd / 2
+	if !relClose(iv.Estimate, 2, 1e-12) || !relClose(iv.High-iv.Estimate, want, 1e-5) || !relClose(iv.Estimate-iv.Low, want, 1e-5) {
+		t.Fatalf("got %+v, want 2 ± %v", iv, want)
+	}
+	if one, err := MeanInterval([]float64{3}, 0.9); err != nil || !math.IsInf(one.High, 1) || one.Estimate != 3 {
+		t.Fatalf("one sample: %+v %v", one, err)
+	}
+	if _, err := MeanInterval(nil, 0.9); err == nil {
+		t.Fatal("no samples: want an error")
+	}
+}
