@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"time"
 	"unicode"
@@ -205,12 +204,13 @@ func (sc *scaler) signals(ctx context.Context) autoscale.Signals {
 	s := autoscale.Signals{Time: now, Ready: ready, Booting: booting, Draining: draining, Warm: warm,
 		WarmBooting: warmBooting, Boots: boots,
 		Backlog: pending, InFlight: running, Slots: sc.r.Spec.Pool.Slots, Completed: done,
-		HostCPUs: runtime.NumCPU(), VCPUs: max(1, sc.r.Spec.VM.VCPUs)}
+		VCPUs: max(1, sc.r.Spec.VM.VCPUs)}
 	if ready > 0 {
 		s.BusyRatio = float64(running) / float64(ready*s.Slots)
 	}
 	s.GuestCPU = sc.guestCPU(ctx, now)
 	s.HostCPU = sc.host.sample()
+	s.HostCPUs = sc.host.cpus
 	sc.rate = append(sc.rate, ratePoint{now, done})
 	for len(sc.rate) > 1 && now.Sub(sc.rate[0].at) > rateWindow {
 		sc.rate = sc.rate[1:]
