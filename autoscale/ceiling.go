@@ -232,10 +232,9 @@ func (tp *throughput) resize(cur int, now time.Time) {
 //	need = 1 + MinGain × (m-n)/n
 //
 // A ceiling needs the whole interval below need; the whole interval at
-// need or above keeps the new size at once, and so does an estimate at
-// need or above once Settle has been measured. Otherwise the probe goes
-// on, up to maxProbeSettles, after which the pool keeps its size
-// undecided. Clear answers come after minBlocks blocks, noisy ones wait.
+// need or above keeps the new size. Otherwise the probe goes on, up to
+// maxProbeSettles, after which the pool keeps its size undecided. Clear
+// answers come after minBlocks blocks; noisy ones wait for more.
 func (tp *throughput) judge(now time.Time) {
 	pr := tp.probe
 	n, m := pr.from, pr.to
@@ -266,7 +265,7 @@ func (tp *throughput) judge(now time.Time) {
 		tp.note = "ceiling: " + text
 		v.Outcome = "ceiling"
 		tp.verdict = v
-	case iv.Low >= need || iv.Estimate >= need && pr.measured >= tp.cfg.Settle.Duration:
+	case iv.Low >= need:
 		tp.probe = nil
 		tp.proven = max(tp.proven, m)
 		tp.note = "probe kept the new size: " + text

@@ -67,10 +67,9 @@
 //
 // The whole interval below need declares the ceiling n: every decision is
 // then clamped to it (Rule "ceiling"), which removes the probe's VMs at
-// once. The whole interval at need or above, or an estimate at need or
-// above once Settle has been measured, keeps m. Anything else extends the
-// probe, up to maxProbeSettles × Settle, after which the pool keeps m
-// undecided. Every verdict is a decision reason, logged and drawn on the
+// once. The whole interval at need or above keeps m. Anything else
+// extends the probe, up to maxProbeSettles × Settle, after which the pool
+// keeps m undecided. Every verdict is a decision reason, logged and drawn on the
 // timeline, with both throughputs and the interval.
 //
 // A prior from the host (Ceiling.HostCPU > 0, local hosts): with the
