@@ -70,6 +70,8 @@ type pool struct {
 	// warmSince is when each warm worker was paused, index for index.
 	warmSince []time.Time
 	warmBoot  int
+	// parking counts drained workers being paused into the warm pool.
+	parking int
 	// noWarm: the provider cannot pause (host processes), so no warm pool.
 	noWarm    bool
 	seq       int
@@ -231,7 +233,9 @@ func (p *pool) run(m *member) {
 		p.r.workerUp(w)
 		lost := p.serve(m)
 		p.r.workerDown()
-		p.stopWorker(w, m.created)
+		if lost || !p.park(m, w) {
+			p.stopWorker(w, m.created)
+		}
 		p.mu.Lock()
 		kind := map[bool]string{true: "warm", false: "cold"}[warm]
 		s := StartSample{Worker: w.Name, Kind: kind, Ready: m.readyAt.Sub(m.created)}
@@ -282,18 +286,54 @@ func (p *pool) start(name string) (*Worker, bool, error) {
 	p.mu.Lock()
 	p.boots++
 	p.mu.Unlock()
+	// The warm pool is not refilled here: a boot now would take host CPU
+	// from the very scale-out that used the warm VM (and from a ceiling
+	// probe's measurement). A drained worker refills it (park), or a boot
+	// once the pool is idle at its floor (scaler.refillWhenIdle).
 	if w != nil {
 		if err := p.r.Provider.Resume(p.ctx, w); err == nil {
-			p.refillWarm()
 			return w, true, nil
 		} else {
 			p.r.Log.WithError(err).WithField("worker", w.Name).Warn("warm worker did not resume; booting instead")
 			p.stopWorker(w, time.Time{})
 		}
 	}
-	p.refillWarm()
 	w, err := p.r.Provider.Start(p.ctx, name)
 	return w, false, err
+}
+
+// park pauses a drained worker into the warm pool when the pool keeps one
+// and it is short: a later scale-out resumes it, and no boot is spent on a
+// replacement. It reports false when the worker is not parked (the caller
+// removes it).
+func (p *pool) park(m *member, w *Worker) bool {
+	p.mu.Lock()
+	ok := m.state == memberDraining && !p.stopped && !p.noWarm &&
+		len(p.warm)+p.warmBoot+p.parking < p.r.warmSize()
+	if ok {
+		p.parking++
+	}
+	p.mu.Unlock()
+	if !ok {
+		return false
+	}
+	err := p.r.Provider.Pause(p.ctx, w)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.parking--
+	if err != nil {
+		if errors.Is(err, ErrUnsupported) {
+			p.noWarm = true
+		} else {
+			p.r.Log.WithError(err).WithField("worker", w.Name).Warn("drained worker did not pause; removing it")
+		}
+		return false
+	}
+	p.vmSeconds += time.Since(m.created).Seconds()
+	p.warm = append(p.warm, w)
+	p.warmSince = append(p.warmSince, time.Now())
+	p.r.Log.WithField("worker", w.Name).Info("drained worker paused into the warm pool")
+	return true
 }
 
 // refillWarm boots paused workers up to the policy's warm pool size.

@@ -167,6 +167,22 @@ func (sc *scaler) step(ctx context.Context) {
 	if v := d.Verdict; v != nil && sc.r.Timeline != nil {
 		sc.r.Timeline.Note(s.Time, v.Short())
 	}
+	sc.refillWhenIdle(s)
+}
+
+// refillWhenIdle boots the warm pool back to size only when the pool has
+// no work now but more is to come (a later wave), and is at its floor: then
+// the boot competes with nothing, and no drained worker is coming that
+// could refill it without a boot (park). A job whose work is all done
+// boots nothing more.
+func (sc *scaler) refillWhenIdle(s autoscale.Signals) {
+	if s.Backlog > 0 || s.InFlight > 0 || sc.q.left() == 0 {
+		return
+	}
+	ready, booting, draining, _ := sc.p.counts()
+	if draining == 0 && ready+booting <= sc.ctrl.Policy().Min {
+		sc.p.refillWarm()
+	}
 }
 
 // count adds a decision to the summary's counts, by kind and rule.
