@@ -32,6 +32,39 @@ func TestExampleSpecsAreValid(t *testing.T) {
 	}
 }
 
+// The autoscaling examples are what the README's figures and
+// `bench autoscale` runs use: each parses, with the policy it describes.
+func TestAutoscaleExampleSpecs(t *testing.T) {
+	for _, tt := range []struct {
+		file           string
+		min, max, warm int
+		vcpus, slots   int
+		hostPriorOff   bool
+	}{
+		{"primes-autoscale.yaml", 1, 4, 0, 1, 1, false},
+		{"primes-waves.yaml", 0, 4, 1, 1, 1, false},
+		{"primes-contention.yaml", 1, 2, 0, 2, 2, true},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			s, err := Load(filepath.Join(examplesDir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := s.Pool.Autoscale
+			if a == nil {
+				t.Fatal("no autoscale policy")
+			}
+			if a.Min != tt.min || a.Max != tt.max || a.Warm != tt.warm || s.VM.VCPUs != tt.vcpus || s.Pool.Slots != tt.slots {
+				t.Errorf("min %d max %d warm %d vcpus %d slots %d, want %d %d %d %d %d",
+					a.Min, a.Max, a.Warm, s.VM.VCPUs, s.Pool.Slots, tt.min, tt.max, tt.warm, tt.vcpus, tt.slots)
+			}
+			if off := a.Ceiling.HostCPU == 0; off != tt.hostPriorOff {
+				t.Errorf("host prior off = %v, want %v (host_cpu %v)", off, tt.hostPriorOff, a.Ceiling.HostCPU)
+			}
+		})
+	}
+}
+
 func TestBadExampleSpecs(t *testing.T) {
 	tests := []struct {
 		file  string
