@@ -373,7 +373,9 @@ func (s *sim) running() int {
 }
 
 // scaleOut resumes warm VMs first, then cold boots the rest, and boots
-// replacements for the warm pool.
+// replacements for the warm pool at once. (jobs' pool defers them until it
+// is idle, or pauses a drained VM instead; the simulator keeps the harsher
+// case, a boot during the probe that follows, for the ceiling's tests.)
 func (s *sim) scaleOut(n int) {
 	for _, v := range s.vms {
 		if n > 0 && v.state == vmWarm {
