@@ -35,7 +35,9 @@ func assertProcessGone(t *testing.T, pidFile string) {
 	t.Errorf("process %d still running", pid)
 }
 
-func fileExists(name string) bool {
-	_, err := os.Stat(name)
-	return err == nil
+// pidWritten reports whether the shell has written its pid to name: the
+// file exists as soon as the redirection opens it, before "PID\n" is in it.
+func pidWritten(name string) bool {
+	b, err := os.ReadFile(name)
+	return err == nil && strings.HasSuffix(string(b), "\n")
 }

@@ -248,7 +248,7 @@ func TestServeConnHostDisconnectCancelsWork(t *testing.T) {
 	body, _ := json.Marshal(ExecRequest{Argv: []string{"sh", "-c", "echo $$ > " + pidFile + "; exec sleep 30"}})
 	h.write(h.request(1, OpExec, 0, string(body)))
 	deadline := time.Now().Add(5 * time.Second)
-	for !fileExists(pidFile) && time.Now().Before(deadline) {
+	for !pidWritten(pidFile) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	// Leave in the middle of a frame, as a host may.
@@ -319,7 +319,7 @@ func TestServeConnAnswersPingDuringExec(t *testing.T) {
 			body, _ := json.Marshal(ExecRequest{Argv: []string{"sh", "-c", fmt.Sprintf(tt.script, pidFile)}, Stream: tt.stream})
 			h.write(h.request(1, OpExec, 0, string(body)))
 			deadline := time.Now().Add(5 * time.Second)
-			for !fileExists(pidFile) && time.Now().Before(deadline) {
+			for !pidWritten(pidFile) && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			h.write(h.request(2, OpPing, 0, ""))
