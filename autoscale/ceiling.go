@@ -364,11 +364,12 @@ func (tp *throughput) limit(v *verdict, s Signals, cur, minVMs int) {
 	room := false
 	if h := tp.prior; tp.cfg.HostCPU > 0 && h.ok {
 		// The prior: grow while each added VM is predicted to add MinGain
-		// of its fair share.
+		// of its fair share. No predicted gain at all stops it too: with no
+		// room left (a host busy outside the pool), every size predicts 0.
 		k := cur
 		for k < v.n {
 			have, next := h.predicted(max(k, 1), tp.cfg.HostCPU), h.predicted(k+1, tp.cfg.HostCPU)
-			if k > 0 && next < have*(1+tp.cfg.MinGain/float64(k)) {
+			if k > 0 && next <= have*(1+tp.cfg.MinGain/float64(k)) {
 				break
 			}
 			k++

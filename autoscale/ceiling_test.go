@@ -237,6 +237,7 @@ func TestCeilingHostPrior(t *testing.T) {
 		{"2-vCPU VMs: one fills a 2-core host", sig(1, 2, 2, 1.0, 1), 1, "1 VMs can use 1.8 cores"},
 		{"an 8-core host has room for the step", sig(2, 8, 1, 0.25, 1), 4, ""},
 		{"no reading: measure first", sig(2, 0, 1, 0, 0), 2, "measuring throughput at 2 VMs"},
+		{"a host full from outside: no room, hold", sig(1, 2, 1, 1.0, 0.001), 1, "1 VMs can use 0.0 cores"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
