@@ -55,10 +55,7 @@ partition: {count: 12}
 reduce: sum
 timeout: 30s
 `
-	s, err := Parse([]byte(body), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustParse(t, body)
 	dir := t.TempDir()
 	prov := &pausable{Provider: &NativeProvider{Spec: s, WorkDir: dir + "/native-work"}}
 	r := &Runner{Spec: s, Dir: dir, Provider: prov, Log: quietLog(), Arrivals: Arrivals{Waves: 3, Every: 2 * time.Second}}

@@ -24,6 +24,12 @@ func execSpec(t *testing.T, script string, count, pool, slots, attempts int) *Sp
 	t.Helper()
 	body := fmt.Sprintf("name: t\npool: {size: %d, slots: %d}\nworkload:\n  exec: [\"sh\", \"-c\", %q]\npartition: {count: %d}\nreduce: sum\ntimeout: 30s\nmax_attempts: %d\n",
 		pool, slots, script, count, attempts)
+	return mustParse(t, body)
+}
+
+// mustParse parses a spec written in a test.
+func mustParse(t *testing.T, body string) *Spec {
+	t.Helper()
 	s, err := Parse([]byte(body), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -133,11 +139,8 @@ func TestRunnerGivesUpAfterMaxAttempts(t *testing.T) {
 
 func TestRunnerTimesOutAPartition(t *testing.T) {
 	body := "name: t\nworkload: {exec: [sleep, \"30\"]}\npartition: {count: 1}\ntimeout: 1s\nmax_attempts: 1\n"
-	s, err := Parse([]byte(body), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = runNative(t, s, t.TempDir(), nil)
+	s := mustParse(t, body)
+	_, err := runNative(t, s, t.TempDir(), nil)
 	if !errors.Is(err, ErrPartitionFailed) || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("err %v", err)
 	}
@@ -285,10 +288,7 @@ partition: {count: 12}
 reduce: sum
 timeout: 30s
 `
-	s, err := Parse([]byte(body), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustParse(t, body)
 	dir := t.TempDir()
 	sum, err := runNative(t, s, dir, nil)
 	if err != nil {

@@ -90,10 +90,7 @@ partition: {count: 40}
 reduce: sum
 timeout: 30s
 `
-	s, err := Parse([]byte(body), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustParse(t, body)
 	// The first start works, every later one fails: the backlog keeps
 	// asking for more VMs, and failed boots must hold the growth.
 	fs := &failingStarts{fail: func(n int) error {

@@ -488,18 +488,7 @@ func shareAtLeast(ticks map[int]int, n int) float64 {
 // ceiling at 1, and the pool must end the burst at 1.
 func TestJobAutoscaledTrueCeiling(t *testing.T) {
 	state, dir := jobEnv(t)
-	spec := filepath.Join(dir, "contention.yaml")
-	os.WriteFile(spec, []byte(`name: contention
-vm: {vcpus: 2, memory_mib: 256}
-pool:
-  slots: 2
-  autoscale: {min: 1, max: 2, ceiling: {host_cpu: 0}}
-workload: {builtin: primes, args: {to: "16000000000"}}
-partition: {count: 64}
-reduce: sum
-timeout: 5m
-`), 0o644)
-	out := runJobJSON(t, state, spec, "--dir", filepath.Join(dir, "job"))
+	out := runJobJSON(t, state, testdataJob("primes-contention.yaml"), "--dir", filepath.Join(dir, "job"))
 	s := out.Summary
 	t.Logf("contention: makespan %s, %.1f VM-seconds, max %d VMs, ceiling %q, decisions %v, backlog ticks %v",
 		s.Makespan, s.VMSeconds, s.MaxPool, s.Ceiling, s.DecisionCounts, s.BacklogTicks)
