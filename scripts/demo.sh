@@ -13,13 +13,15 @@ NAME=vmctl-demo-$$
 WORK=$(mktemp -d /tmp/vmctl-demo.XXXXXX)
 chmod 755 "$WORK" # QEMU runs as its own user and reads the inputs over 9p
 
+# The demo answers for what it makes, not for what was on the host before.
+BASELINE=$(mktemp /tmp/vmctl-demo-baseline.XXXXXX)
+
 cleanup() {
   "$VMCTL" vm rm "$NAME" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
-trap cleanup EXIT
-# The demo answers for what it makes, not for what was on the host before.
-VMCTL=$VMCTL scripts/check-leftovers.sh --record "$WORK/leftovers-baseline"
+trap 'cleanup; rm -f "$BASELINE"' EXIT
+VMCTL=$VMCTL scripts/check-leftovers.sh --record "$BASELINE"
 
 echo "== vmctl doctor"
 "$VMCTL" doctor
@@ -53,9 +55,7 @@ SPEC
 echo "top words:"
 head -5 "$WORK/job/counts.tsv"
 
-cp "$WORK/leftovers-baseline" /tmp/vmctl-demo-baseline.$$
-trap - EXIT
+trap 'rm -f "$BASELINE"' EXIT
 cleanup
 echo "== leftovers"
-trap 'rm -f /tmp/vmctl-demo-baseline.$$' EXIT
-VMCTL=$VMCTL scripts/check-leftovers.sh --baseline /tmp/vmctl-demo-baseline.$$
+VMCTL=$VMCTL scripts/check-leftovers.sh --baseline "$BASELINE"
